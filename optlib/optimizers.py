@@ -1,0 +1,839 @@
+r"""Gradient-based optimizers with the update rules of ``torch.optim``.
+
+Every optimizer updates parameters **in place**::
+
+    opt = Adam(lr=1e-3)
+    opt.step(params, grads)     # params: ndarray, dict or list/tuple of ndarrays
+
+Notation (the book uses the same symbols): :math:`x_t` parameters after
+:math:`t` updates, :math:`g_t` the gradient used by update :math:`t`
+(:math:`t = 1, 2, \dots`), :math:`\eta` the learning rate ``lr``,
+:math:`\lambda` ``weight_decay``, :math:`\mu` ``momentum``, :math:`\tau`
+``dampening``, :math:`\beta_1, \beta_2` ``betas``, :math:`\epsilon` ``eps``.
+A schedule ``lr(k)`` is evaluated at :math:`k = t - 1`, the number of updates
+done before this one.
+
+Writing a new optimizer is a short subclass: list its hyperparameters in
+``__init__`` through :meth:`Optimizer._hyper`, create its per-leaf state in
+:meth:`Optimizer.init_state` and write the update of one leaf in
+:meth:`Optimizer.update`. The base class handles structures, schedules,
+validation, the finiteness check, scratch memory and ``state_dict``.
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+import numpy as np
+
+Array = np.ndarray
+Params = Union[Array, Mapping[str, Array], list, tuple]
+LearningRate = Union[float, Array, Callable[[int], Any]]
+
+__all__ = [
+    "DivergenceError", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad",
+    "RMSprop", "Adadelta", "Adam", "AMSGrad", "AdamW", "Yogi",
+]
+
+#: Elements per chunk when a leaf is updated piecewise. A chunk's handful of
+#: arrays (param, grad, state, scratch) stays in the L2 cache, so the several
+#: numpy passes of an update read main memory about once.
+CHUNK_ELEMENTS = 1 << 15
+
+
+class DivergenceError(FloatingPointError):
+    """A gradient held NaN or inf; nothing was changed."""
+
+
+# ----------------------------------------------------------------------------
+# parameter structures
+# ----------------------------------------------------------------------------
+
+def _leaves(tree: Params, what: str) -> list[tuple[str, Array]]:
+    """(name, array) for each leaf of an ndarray, dict or list/tuple."""
+    if isinstance(tree, np.ndarray):
+        return [("", tree)]
+    if isinstance(tree, Mapping):
+        return [(str(k), v) for k, v in tree.items()]
+    if isinstance(tree, (list, tuple)):
+        return [(str(i), v) for i, v in enumerate(tree)]
+    raise TypeError(
+        f"{what} must be a numpy ndarray, a dict of ndarrays or a list/tuple of "
+        f"ndarrays, got {type(tree).__name__}"
+    )
+
+
+def _leaf_label(name: str) -> str:
+    return "the parameter array" if name == "" else f"leaf {name!r}"
+
+
+def _pair_leaves(params: Params, grads: Params) -> list[tuple[str, Array, Array]]:
+    """Match params and grads leaf by leaf; raise before anything is touched."""
+    p_leaves = _leaves(params, "params")
+    g_leaves = _leaves(grads, "grads")
+    if type(params) is not type(grads) and not (
+        isinstance(params, Mapping) and isinstance(grads, Mapping)
+    ) and not (
+        isinstance(params, (list, tuple)) and isinstance(grads, (list, tuple))
+    ):
+        raise ValueError(
+            f"grads must have the same structure as params: params is a "
+            f"{type(params).__name__}, grads is a {type(grads).__name__}"
+        )
+    p_names = [n for n, _ in p_leaves]
+    g_names = [n for n, _ in g_leaves]
+    if isinstance(params, Mapping):
+        missing = [n for n in p_names if n not in g_names]
+        extra = [n for n in g_names if n not in p_names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"no gradient for leaf {missing[0]!r}")
+            if extra:
+                parts.append(f"gradient for unknown leaf {extra[0]!r}")
+            raise ValueError("grads do not match params: " + "; ".join(parts))
+        grad_of = dict(g_leaves)
+        g_leaves = [(n, grad_of[n]) for n in p_names]
+    elif len(p_leaves) != len(g_leaves):
+        raise ValueError(
+            f"grads do not match params: {len(p_leaves)} parameter arrays but "
+            f"{len(g_leaves)} gradient arrays"
+        )
+    pairs = []
+    for (name, p), (_, g) in zip(p_leaves, g_leaves):
+        label = _leaf_label(name)
+        if not isinstance(p, np.ndarray):
+            raise TypeError(
+                f"params {label} is a {type(p).__name__}, not a numpy ndarray: "
+                "parameters are updated in place, so they must be arrays"
+            )
+        if not np.issubdtype(p.dtype, np.floating):
+            raise TypeError(
+                f"params {label} has dtype {p.dtype}; parameters must be floating "
+                "point (float32 or float64) to be updated in place: convert with "
+                ".astype(np.float64)"
+            )
+        if not p.flags.writeable:
+            raise ValueError(f"params {label} is read-only; pass a writeable array")
+        if not isinstance(g, np.ndarray):
+            raise ValueError(
+                f"grads {label} is a {type(g).__name__}, not a numpy ndarray"
+            )
+        if g.shape != p.shape:
+            raise ValueError(
+                f"grads {label} has shape {g.shape} but the parameter has shape {p.shape}"
+            )
+        if g.dtype != p.dtype:
+            raise ValueError(
+                f"grads {label} has dtype {g.dtype} but the parameter has dtype "
+                f"{p.dtype}; compute the gradient in the parameter's dtype"
+            )
+        pairs.append((name, p, g))
+    return pairs
+
+
+def _is_finite(g: Array) -> bool:
+    # A sum is finite only if every term is; its rare overflow on finite data
+    # is settled by the exact (allocating) test.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(g)):
+            return True
+    return bool(np.isfinite(g).all())
+
+
+# ----------------------------------------------------------------------------
+# hyperparameter checks
+# ----------------------------------------------------------------------------
+
+def _check_range(name: str, value: Any, low: float | None = None,
+                 high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False) -> Any:
+    """Return ``value`` (a number or float array) if it lies in the range."""
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real) or isinstance(value, np.ndarray)
+    ):
+        raise ValueError(f"{name} must be a real number or a numpy array, got {value!r}")
+    arr = np.asarray(value, dtype=np.float64)
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    allowed = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr <= low) if low_open else (arr < low)
+    if high is not None:
+        bad |= (arr >= high) if high_open else (arr > high)
+    if bad.any():
+        shown = value if arr.ndim == 0 else f"an array with value {arr[bad].flat[0]}"
+        raise ValueError(f"{name} must be in {allowed}, got {shown}")
+    if isinstance(value, np.ndarray):
+        return arr
+    return float(value)
+
+
+# ----------------------------------------------------------------------------
+# the base class
+# ----------------------------------------------------------------------------
+
+class Optimizer:
+    """Base class: structures, schedules, checks, scratch memory, state_dict.
+
+    Parameters
+    ----------
+    lr : float, ndarray or callable
+        Learning rate :math:`\\eta`: a number, an array broadcasting against
+        every parameter (e.g. shape ``(n, 1)`` for ``n`` trajectories of shape
+        ``(n, 2)``), or a schedule ``lr(k)`` called with ``k = t - 1`` updates
+        done before this one.
+    check_finite : bool
+        Raise :class:`DivergenceError` when a gradient holds NaN or inf, before
+        any parameter or state changes. Turn it off for batched trajectories
+        where a diverging row is data, not an error.
+
+    Subclasses call ``self._hyper(name, value, ...)`` for each hyperparameter
+    and implement :meth:`init_state` and :meth:`update`.
+    """
+
+    def __init__(self, lr: LearningRate, *, check_finite: bool = True) -> None:
+        self.t = 0
+        self.check_finite = bool(check_finite)
+        self.state: dict[str, dict[str, Array]] = {}
+        self._hypers: dict[str, Any] = {}
+        self._scratch_pool: dict[tuple[int, np.dtype], Array] = {}
+        if callable(lr):
+            self.lr = lr
+        else:
+            self.lr = self._hyper("lr", lr, 0.0)
+
+    # -- for subclasses -----------------------------------------------------
+
+    def _hyper(self, name: str, value: Any, low: float | None = None,
+               high: float | None = None, *, low_open: bool = False,
+               high_open: bool = False) -> Any:
+        """Validate a hyperparameter, remember it for broadcasting checks."""
+        checked = _check_range(name, value, low, high,
+                               low_open=low_open, high_open=high_open)
+        self._hypers[name] = checked
+        return checked
+
+    def init_state(self, param: Array) -> dict[str, Array]:
+        """Per-leaf state arrays, created before the first update."""
+        return {}
+
+    def update(self, param: Array, grad: Array, state: dict[str, Array],
+               lr: Any, t: int) -> None:
+        """Update one leaf in place. ``t`` counts this update (1, 2, ...)."""
+        raise NotImplementedError
+
+    def scratch(self, like: Array, slot: int = 0) -> Array:
+        """A reusable uninitialised buffer shaped like ``like``.
+
+        One buffer per slot and dtype, grown to the largest leaf or chunk and
+        reused across leaves and steps, so an update allocates nothing
+        proportional to the number of parameters.
+        """
+        key = (slot, like.dtype)
+        buf = self._scratch_pool.get(key)
+        if buf is None or buf.size < like.size:
+            buf = np.empty(like.size, dtype=like.dtype)
+            self._scratch_pool[key] = buf
+        return buf[: like.size].reshape(like.shape)
+
+    def decayed(self, grad: Array, param: Array, weight_decay: Any) -> Array:
+        r"""The L2-regularised gradient :math:`g + \lambda x` (grad itself if :math:`\lambda = 0`)."""
+        if _is_zero(weight_decay):
+            return grad
+        out = np.multiply(param, weight_decay, out=self.scratch(param, 1))
+        out += grad
+        return out
+
+    # -- the step -----------------------------------------------------------
+
+    def current_lr(self) -> Any:
+        """The learning rate the next update will use."""
+        if not callable(self.lr):
+            return self.lr
+        value = self.lr(self.t)
+        return _check_range(f"lr schedule value at k={self.t}", value, 0.0)
+
+    def step(self, params: Params, grads: Params) -> None:
+        """Apply one update to ``params`` in place; returns None.
+
+        Every check (structure, shapes, dtypes, broadcasting, finiteness, the
+        schedule's value) runs before the first array is written, so a failed
+        step leaves parameters and optimizer state exactly as they were.
+        """
+        pairs = _pair_leaves(params, grads)
+        if self.state and set(self.state) != {n for n, _, _ in pairs}:
+            unknown = sorted({n for n, _, _ in pairs} ^ set(self.state))
+            raise ValueError(
+                f"params changed structure since the first step ({_leaf_label(unknown[0])} "
+                "differs); use a new optimizer for a new set of parameters"
+            )
+        for name, p, _ in pairs:
+            for key, arr in self.state.get(name, {}).items():
+                if arr.shape != p.shape or arr.dtype != p.dtype:
+                    raise ValueError(
+                        f"optimizer state {key!r} of {_leaf_label(name)} has shape "
+                        f"{arr.shape} and dtype {arr.dtype}, the parameter {p.shape} "
+                        f"and {p.dtype}: the state_dict belongs to other parameters"
+                    )
+        lr = self.current_lr()
+        hypers = dict(self._hypers, lr=lr)
+        for name, p, _ in pairs:
+            for hname, h in hypers.items():
+                if isinstance(h, np.ndarray) and h.ndim:
+                    try:
+                        shape = np.broadcast_shapes(h.shape, p.shape)
+                    except ValueError:
+                        shape = None
+                    if shape != p.shape:
+                        raise ValueError(
+                            f"{hname} of shape {h.shape} does not broadcast against "
+                            f"params {_leaf_label(name)} of shape {p.shape}"
+                        )
+        if self.check_finite:
+            for name, _, g in pairs:
+                if not _is_finite(g):
+                    raise DivergenceError(
+                        f"gradient of {_leaf_label(name)} holds NaN or inf at update "
+                        f"{self.t + 1}; nothing was changed. Lower the learning rate, "
+                        "or pass check_finite=False to let non-finite values through"
+                    )
+        t = self.t + 1
+        chunkable = not any(isinstance(h, np.ndarray) and h.ndim for h in hypers.values())
+        for name, p, g in pairs:
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = self.init_state(p)
+            if chunkable and p.size > CHUNK_ELEMENTS and _all_contiguous(p, g, state):
+                self._update_in_chunks(p, g, state, lr, t)
+            else:
+                self.update(p, g, state, lr, t)
+        self.t = t
+
+    def _update_in_chunks(self, p: Array, g: Array, state: dict[str, Array],
+                          lr: Any, t: int) -> None:
+        # Elementwise updates commute with slicing: run the same update on
+        # cache-sized pieces of the flattened arrays.
+        flat_p, flat_g = p.reshape(-1), g.reshape(-1)
+        flat_state = {k: v.reshape(-1) for k, v in state.items()}
+        for start in range(0, flat_p.size, CHUNK_ELEMENTS):
+            piece = slice(start, start + CHUNK_ELEMENTS)
+            self.update(flat_p[piece], flat_g[piece],
+                        {k: v[piece] for k, v in flat_state.items()}, lr, t)
+
+    # -- persistence --------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """A plain dict of numbers and copied numpy arrays: ``t`` and per-leaf state."""
+        return {
+            "optimizer": type(self).__name__,
+            "t": self.t,
+            "state": {leaf: {k: v.copy() for k, v in s.items()}
+                      for leaf, s in self.state.items()},
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict`; later steps are bit-identical."""
+        if not isinstance(state_dict, Mapping) or not {"optimizer", "t", "state"} <= set(state_dict):
+            raise ValueError(
+                "state_dict must be a dict with keys 'optimizer', 't' and 'state', "
+                "as returned by Optimizer.state_dict()"
+            )
+        if state_dict["optimizer"] != type(self).__name__:
+            raise ValueError(
+                f"state_dict is from a {state_dict['optimizer']} optimizer; it cannot "
+                f"be loaded into {type(self).__name__}"
+            )
+        t = state_dict["t"]
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+            raise ValueError(f"state_dict['t'] must be a non-negative integer, got {t!r}")
+        new_state: dict[str, dict[str, Array]] = {}
+        for leaf, s in state_dict["state"].items():
+            expected = set(self._state_names())
+            if set(s) != expected:
+                raise ValueError(
+                    f"state_dict state for {_leaf_label(leaf)} has arrays {sorted(s)}; "
+                    f"{type(self).__name__} with these options keeps {sorted(expected)}"
+                )
+            new_state[leaf] = {k: np.array(v, copy=True) for k, v in s.items()}
+        self.state = new_state
+        self.t = int(t)
+
+    def _state_names(self) -> list[str]:
+        return list(self.init_state(np.zeros(1)).keys())
+
+    def __repr__(self) -> str:
+        parts = [f"lr={self.lr!r}"] + [f"{k}={v!r}" for k, v in self._hypers.items() if k != "lr"]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _is_zero(value: Any) -> bool:
+    return not isinstance(value, np.ndarray) and value == 0
+
+
+def _all_contiguous(p: Array, g: Array, state: dict[str, Array]) -> bool:
+    return p.flags.c_contiguous and g.flags.c_contiguous and all(
+        v.flags.c_contiguous for v in state.values()
+    )
+
+
+# ----------------------------------------------------------------------------
+# SGD, Momentum, Nesterov
+# ----------------------------------------------------------------------------
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum (``torch.optim.SGD``).
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        b_t &= \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
+        d_t &= \begin{cases} g_t + \mu b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases} \\
+        x_t &= x_{t-1} - \eta\, d_t
+
+    With ``momentum=0`` this is plain (stochastic) gradient descent
+    :math:`x_t = x_{t-1} - \eta g_t`. This is the "PyTorch" form of momentum:
+    the learning rate multiplies the buffer, not the gradient inside it
+    (Sutskever et al. 2013 put :math:`\eta` inside; the two agree for a
+    constant :math:`\eta`).
+
+    Parameters
+    ----------
+    lr : float, ndarray or callable, default 1e-3
+    momentum : float, default 0 (:math:`\mu`, in [0, 1])
+    dampening : float, default 0 (:math:`\tau`, in [0, 1])
+    weight_decay : float, default 0 (:math:`\lambda \ge 0`, L2 penalty added to the gradient)
+    nesterov : bool, default False (needs momentum > 0 and dampening = 0)
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False, *, check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        self.momentum = self._hyper("momentum", momentum, 0.0, 1.0)
+        self.dampening = self._hyper("dampening", dampening, 0.0, 1.0)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (np.any(np.asarray(self.momentum) <= 0) or np.any(np.asarray(self.dampening) != 0)):
+            raise ValueError(
+                "nesterov=True needs momentum > 0 and dampening = 0 "
+                f"(got momentum={momentum}, dampening={dampening})"
+            )
+
+    def _has_momentum(self) -> bool:
+        return not _is_zero(self.momentum)
+
+    def init_state(self, param: Array) -> dict[str, Array]:
+        return {"momentum_buffer": np.zeros_like(param)} if self._has_momentum() else {}
+
+    def update(self, param, grad, state, lr, t):
+        g = self.decayed(grad, param, self.weight_decay)      # g_t + λ x_{t-1}
+        if self._has_momentum():
+            b = state["momentum_buffer"]
+            if t == 1:
+                b[...] = g                                     # b_1 = g_1
+            else:
+                b *= self.momentum                             # b_t = μ b_{t-1} + (1-τ) g_t
+                if _is_zero(self.dampening):
+                    b += g
+                else:
+                    b += np.multiply(g, 1.0 - self.dampening, out=self.scratch(param, 2))
+            if self.nesterov:
+                d = np.multiply(b, self.momentum, out=self.scratch(param, 2))
+                d += g                                         # d_t = g_t + μ b_t
+            else:
+                d = b
+        else:
+            d = g
+        step = np.multiply(d, lr, out=self.scratch(param, 0))
+        param -= step                                          # x_t = x_{t-1} - η d_t
+
+
+class Momentum(SGD):
+    r"""Heavy-ball momentum: :class:`SGD` with ``momentum=0.9`` by default.
+
+    :math:`b_t = \mu b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta b_t` (Polyak 1964).
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
+                 dampening: float = 0.0, weight_decay: float = 0.0, *,
+                 check_finite: bool = True) -> None:
+        super().__init__(lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=False,
+                         check_finite=check_finite)
+
+
+class Nesterov(SGD):
+    r"""Nesterov momentum: :class:`SGD` with ``nesterov=True``, ``momentum=0.9``.
+
+    :math:`b_t = \mu b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta (g_t + \mu b_t)`:
+    the "look-ahead" form of Bengio et al. (2013) used by PyTorch and Keras,
+    which evaluates the gradient at the current iterate rather than at the
+    extrapolated point of Sutskever et al. (2013).
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
+                 weight_decay: float = 0.0, *, check_finite: bool = True) -> None:
+        super().__init__(lr, momentum=momentum, dampening=0.0,
+                         weight_decay=weight_decay, nesterov=True,
+                         check_finite=check_finite)
+
+
+# ----------------------------------------------------------------------------
+# AdaGrad, RMSprop, Adadelta
+# ----------------------------------------------------------------------------
+
+class Adagrad(Optimizer):
+    r"""AdaGrad (Duchi, Hazan & Singer 2011), as ``torch.optim.Adagrad``.
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        \tilde\eta_t &= \eta / (1 + (t-1)\,\delta) \\
+        s_t &= s_{t-1} + g_t^2, \qquad s_0 = \text{initial\_accumulator\_value} \\
+        x_t &= x_{t-1} - \tilde\eta_t\, g_t / (\sqrt{s_t} + \epsilon)
+
+    :math:`\delta` is ``lr_decay``. :math:`\epsilon` is added *outside* the
+    square root, as in PyTorch; TensorFlow/Keras start the accumulator at 0.1.
+
+    Parameters
+    ----------
+    lr : default 1e-2
+    lr_decay : default 0 (:math:`\delta \ge 0`)
+    weight_decay : default 0
+    initial_accumulator_value : default 0 (:math:`s_0 \ge 0`)
+    eps : default 1e-10
+    """
+
+    def __init__(self, lr: LearningRate = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        self.lr_decay = self._hyper("lr_decay", lr_decay, 0.0)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
+        self.initial_accumulator_value = self._hyper(
+            "initial_accumulator_value", initial_accumulator_value, 0.0)
+        self.eps = self._hyper("eps", eps, 0.0)
+
+    def init_state(self, param):
+        s0 = np.empty_like(param)
+        s0[...] = self.initial_accumulator_value
+        return {"sum": s0}
+
+    def update(self, param, grad, state, lr, t):
+        g = self.decayed(grad, param, self.weight_decay)
+        clr = lr / (1 + (t - 1) * self.lr_decay)               # η̃_t
+        s = state["sum"]
+        sq = np.multiply(g, g, out=self.scratch(param, 0))
+        s += sq                                                # s_t = s_{t-1} + g_t²
+        denom = np.sqrt(s, out=self.scratch(param, 0))
+        denom += self.eps                                      # √s_t + ε
+        step = np.divide(g, denom, out=denom)
+        step *= clr
+        param -= step                                          # x_t = x_{t-1} - η̃_t g_t/(√s_t + ε)
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Tieleman & Hinton 2012), as ``torch.optim.RMSprop``.
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        v_t &= \alpha v_{t-1} + (1-\alpha) g_t^2 \\
+        \bar g_t &= \alpha \bar g_{t-1} + (1-\alpha) g_t, \quad
+        \tilde v_t = v_t - \bar g_t^2 \quad (\text{centered; else } \tilde v_t = v_t) \\
+        b_t &= \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
+        x_t &= x_{t-1} - \eta\, b_t \quad (\text{with } \mu = 0:\ x_t = x_{t-1} - \eta g_t/(\sqrt{\tilde v_t}+\epsilon))
+
+    Parameters
+    ----------
+    lr : default 1e-2
+    alpha : default 0.99 (in [0, 1])
+    eps : default 1e-8, added outside the square root
+    weight_decay : default 0
+    momentum : default 0 (:math:`\mu`, in [0, 1])
+    centered : default False
+    """
+
+    def __init__(self, lr: LearningRate = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, *, check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        self.alpha = self._hyper("alpha", alpha, 0.0, 1.0)
+        self.eps = self._hyper("eps", eps, 0.0)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
+        self.momentum = self._hyper("momentum", momentum, 0.0, 1.0)
+        self.centered = bool(centered)
+
+    def init_state(self, param):
+        state = {"square_avg": np.zeros_like(param)}
+        if not _is_zero(self.momentum):
+            state["momentum_buffer"] = np.zeros_like(param)
+        if self.centered:
+            state["grad_avg"] = np.zeros_like(param)
+        return state
+
+    def update(self, param, grad, state, lr, t):
+        g = self.decayed(grad, param, self.weight_decay)
+        v = state["square_avg"]
+        v *= self.alpha
+        sq = np.multiply(g, g, out=self.scratch(param, 0))
+        sq *= 1.0 - self.alpha
+        v += sq                                                # v_t = α v_{t-1} + (1-α) g_t²
+        denom = self.scratch(param, 0)
+        if self.centered:
+            gbar = state["grad_avg"]
+            gbar *= self.alpha
+            gbar += np.multiply(g, 1.0 - self.alpha, out=denom)  # ḡ_t
+            np.multiply(gbar, gbar, out=denom)
+            np.subtract(v, denom, out=denom)                   # ṽ_t = v_t - ḡ_t²
+            np.sqrt(denom, out=denom)
+        else:
+            np.sqrt(v, out=denom)
+        denom += self.eps                                      # √ṽ_t + ε
+        if _is_zero(self.momentum):
+            step = np.divide(g, denom, out=denom)
+            step *= lr
+            param -= step
+        else:
+            b = state["momentum_buffer"]
+            b *= self.momentum
+            b += np.divide(g, denom, out=denom)                # b_t = μ b_{t-1} + g_t/(√ṽ_t+ε)
+            param -= np.multiply(b, lr, out=denom)
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler 2012), as ``torch.optim.Adadelta``.
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        v_t &= \rho v_{t-1} + (1-\rho) g_t^2 \\
+        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
+        u_t &= \rho u_{t-1} + (1-\rho) \Delta_t^2 \\
+        x_t &= x_{t-1} - \eta\, \Delta_t
+
+    :math:`\epsilon` sits *inside* both square roots, and ``lr=1.0`` by default
+    (Zeiler's method has no learning rate; PyTorch keeps one as a scale).
+
+    Parameters
+    ----------
+    lr : default 1.0
+    rho : default 0.9 (in [0, 1])
+    eps : default 1e-6
+    weight_decay : default 0
+    """
+
+    def __init__(self, lr: LearningRate = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        self.rho = self._hyper("rho", rho, 0.0, 1.0)
+        self.eps = self._hyper("eps", eps, 0.0)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
+
+    def init_state(self, param):
+        return {"square_avg": np.zeros_like(param), "acc_delta": np.zeros_like(param)}
+
+    def update(self, param, grad, state, lr, t):
+        g = self.decayed(grad, param, self.weight_decay)
+        v, u = state["square_avg"], state["acc_delta"]
+        v *= self.rho
+        sq = np.multiply(g, g, out=self.scratch(param, 0))
+        sq *= 1.0 - self.rho
+        v += sq                                                # v_t = ρ v_{t-1} + (1-ρ) g_t²
+        std = np.add(v, self.eps, out=self.scratch(param, 0))
+        np.sqrt(std, out=std)                                  # √(v_t + ε)
+        delta = np.add(u, self.eps, out=self.scratch(param, 2))
+        np.sqrt(delta, out=delta)                              # √(u_{t-1} + ε)
+        delta /= std
+        delta *= g                                             # Δ_t
+        u *= self.rho
+        sq = np.multiply(delta, delta, out=std)
+        sq *= 1.0 - self.rho
+        u += sq                                                # u_t = ρ u_{t-1} + (1-ρ) Δ_t²
+        delta *= lr
+        param -= delta                                         # x_t = x_{t-1} - η Δ_t
+
+
+# ----------------------------------------------------------------------------
+# Adam, AMSGrad, AdamW, Yogi
+# ----------------------------------------------------------------------------
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba 2015), as ``torch.optim.Adam``; AMSGrad with ``amsgrad=True``.
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        v_t &= \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \hat v_t &= \max(\hat v_{t-1}, v_t) \quad (\text{amsgrad; else } \hat v_t = v_t) \\
+        x_t &= x_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+               \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    :math:`m_0 = v_0 = 0`. :math:`\epsilon` is added outside the square root
+    and after bias correction, as in PyTorch and the paper (Keras' default
+    :math:`\epsilon` is 1e-7, PyTorch's 1e-8). ``weight_decay`` here is an L2
+    penalty added to the gradient; for decoupled decay use :class:`AdamW`.
+
+    Parameters
+    ----------
+    lr : default 1e-3
+    betas : default (0.9, 0.999), each in [0, 1)
+    eps : default 1e-8
+    weight_decay : default 0
+    amsgrad : default False
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 *, check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = self._hyper("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        self.beta2 = self._hyper("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        self.eps = self._hyper("eps", eps, 0.0)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
+        self.amsgrad = bool(amsgrad)
+
+    def init_state(self, param):
+        state = {"exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+        if self.amsgrad:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        return state
+
+    def _gradient(self, param, grad):
+        return self.decayed(grad, param, self.weight_decay)
+
+    def update(self, param, grad, state, lr, t):
+        g = self._gradient(param, grad)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        buf = self.scratch(param, 0)
+        np.subtract(g, m, out=buf)
+        buf *= 1.0 - self.beta1
+        m += buf                                               # m_t = β1 m_{t-1} + (1-β1) g_t
+        v *= self.beta2
+        np.multiply(g, g, out=buf)
+        buf *= 1.0 - self.beta2
+        v += buf                                               # v_t = β2 v_{t-1} + (1-β2) g_t²
+        if self.amsgrad:
+            v_hat = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        else:
+            v_hat = v
+        bias_correction1 = 1.0 - self.beta1 ** t
+        bias_correction2_sqrt = (1.0 - self.beta2 ** t) ** 0.5
+        denom = np.sqrt(v_hat, out=buf)
+        denom /= bias_correction2_sqrt
+        denom += self.eps                                      # √v̂_t/√(1-β2^t) + ε
+        step = np.divide(m, denom, out=buf)
+        step *= lr / bias_correction1
+        param -= step                                          # x_t = x_{t-1} - η/(1-β1^t) · m_t/denom
+
+
+class AMSGrad(Adam):
+    r"""AMSGrad (Reddi, Kale & Kumar 2018): :class:`Adam` with ``amsgrad=True``.
+
+    The denominator uses :math:`\hat v_t = \max(\hat v_{t-1}, v_t)`, so the
+    effective step size never grows.
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, *,
+                 check_finite: bool = True) -> None:
+        super().__init__(lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=True, check_finite=check_finite)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``.
+
+    .. math::
+
+        x_{t-1} &\leftarrow (1 - \eta\lambda)\, x_{t-1} \\
+        &\text{then the Adam update with } \lambda = 0 \text{ in the gradient.}
+
+    Parameters
+    ----------
+    lr : default 1e-3
+    betas : default (0.9, 0.999)
+    eps : default 1e-8
+    weight_decay : default 1e-2 (:math:`\lambda`)
+    amsgrad : default False
+    """
+
+    def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 *, check_finite: bool = True) -> None:
+        super().__init__(lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, check_finite=check_finite)
+
+    def update(self, param, grad, state, lr, t):
+        if not _is_zero(self.weight_decay):
+            param *= 1.0 - lr * self.weight_decay              # x ← (1 - ηλ) x
+        super().update(param, grad, state, lr, t)
+
+    def _gradient(self, param, grad):
+        return grad                                            # decay is not in the gradient
+
+
+class Yogi(Optimizer):
+    r"""Yogi (Zaheer et al. 2018), following ``optax.yogi``.
+
+    .. math::
+
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        v_t &= v_{t-1} - (1-\beta_2)\, \operatorname{sign}(v_{t-1} - g_t^2)\, g_t^2 \\
+        x_t &= x_{t-1} - \eta\, \frac{m_t / (1-\beta_1^t)}{\sqrt{v_t / (1-\beta_2^t)} + \epsilon}
+
+    Unlike Adam's multiplicative :math:`v_t`, Yogi's second moment moves
+    additively towards :math:`g_t^2`, so it cannot forget a large past
+    gradient too quickly. As in optax, :math:`m_0 = v_0 = 10^{-6}`
+    (``initial_accumulator_value``), :math:`\epsilon = 10^{-3}` and both
+    moments are bias-corrected. optax has no default learning rate; ours is
+    the paper's 1e-2.
+
+    Parameters
+    ----------
+    lr : default 1e-2
+    betas : default (0.9, 0.999)
+    eps : default 1e-3
+    initial_accumulator_value : default 1e-6 (> 0)
+    """
+
+    def __init__(self, lr: LearningRate = 1e-2, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-3, initial_accumulator_value: float = 1e-6, *,
+                 check_finite: bool = True) -> None:
+        super().__init__(lr, check_finite=check_finite)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = self._hyper("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        self.beta2 = self._hyper("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        self.eps = self._hyper("eps", eps, 0.0)
+        self.initial_accumulator_value = self._hyper(
+            "initial_accumulator_value", initial_accumulator_value, 0.0, low_open=True)
+
+    def init_state(self, param):
+        m0 = np.empty_like(param)
+        m0[...] = self.initial_accumulator_value
+        return {"exp_avg": m0, "exp_avg_sq": m0.copy()}
+
+    def update(self, param, grad, state, lr, t):
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        buf, sq = self.scratch(param, 0), self.scratch(param, 1)
+        m *= self.beta1
+        m += np.multiply(grad, 1.0 - self.beta1, out=buf)      # m_t = β1 m_{t-1} + (1-β1) g_t
+        np.multiply(grad, grad, out=sq)                        # g_t²
+        np.subtract(v, sq, out=buf)
+        np.sign(buf, out=buf)
+        buf *= sq
+        buf *= 1.0 - self.beta2
+        v -= buf                                               # v_t = v_{t-1} - (1-β2) sign(v_{t-1}-g_t²) g_t²
+        denom = np.divide(v, 1.0 - self.beta2 ** t, out=buf)
+        np.sqrt(denom, out=denom)
+        denom += self.eps                                      # √(v_t/(1-β2^t)) + ε
+        step = np.divide(m, denom, out=denom)
+        step *= lr / (1.0 - self.beta1 ** t)
+        param -= step
