@@ -497,6 +497,7 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
                           color=color, zorder=4, gid="head")
         artists.append((path, lines, head))
     _legend(ax)
+    fig.tight_layout()   # the frames are saved without bbox_inches="tight": keep labels inside
     frame_steps = _frame_steps(max(len(path) for path, _, _ in artists), int(max_frames))
 
     def draw_frame(i: int) -> list:
