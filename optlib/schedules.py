@@ -240,6 +240,8 @@ def constant(lr: float) -> Schedule:
     lr : float
         :math:`\eta_0 \ge 0`.
 
+    Notes
+    -----
     Equivalent to no torch scheduler at all (or ``LambdaLR(opt, lambda k: 1.0)``).
     """
     return _Constant(lr=_non_negative("lr", lr))
@@ -273,6 +275,8 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     gamma : float
         :math:`\gamma > 0`, the decay factor (default 0.1).
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.StepLR(opt, step_size, gamma)``.
     """
     return _StepDecay(
@@ -314,6 +318,8 @@ def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sched
     gamma : float
         :math:`\gamma > 0` (default 0.1).
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma)``
     (torch also accepts a repeated milestone, meaning :math:`\gamma^2`; here
     repeats are refused as a likely typo).
@@ -348,6 +354,8 @@ def exponential(lr: float, gamma: float) -> Schedule:
         :math:`\gamma > 0`. Below 1 it decays; above 1 it grows, as in a
         learning-rate range test (a rate that overflows becomes ``inf``).
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.ExponentialLR(opt, gamma)``.
     """
     return _Exponential(lr=_non_negative("lr", lr), gamma=_positive("gamma", gamma))
@@ -380,6 +388,8 @@ def inverse_sqrt(lr: float) -> Schedule:
     lr : float
         :math:`\eta_0 \ge 0`.
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 / math.sqrt(k + 1))``.
     """
     return _InverseSqrt(lr=_non_negative("lr", lr))
@@ -421,6 +431,8 @@ def polynomial(
     final_lr : float
         :math:`\eta_{\min} \ge 0` (default 0).
 
+    Notes
+    -----
     With ``final_lr=0`` this is
     ``torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=T, power=p)``.
     """
@@ -544,6 +556,8 @@ def cosine(
     warmup_start_lr : float
         :math:`\eta_w \ge 0`, the rate of the first warmup update (default 0).
 
+    Notes
+    -----
     Without warmup this is ``torch.optim.lr_scheduler.CosineAnnealingLR(opt,
     T_max=T, eta_min=final_lr)`` for :math:`k \le T`; torch's recursion keeps
     following the cosine back up after :math:`T`, this schedule holds
@@ -647,6 +661,8 @@ def cosine_restarts(
     min_lr : float
         :math:`\eta_{\min} \ge 0` (default 0).
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt,
     T_0=period, T_mult=mult, eta_min=min_lr)``.
     """
@@ -730,6 +746,8 @@ def one_cycle(
     final_div_factor : float
         :math:`d_f > 0`: :math:`\eta_{\min} = \eta_{\mathrm{init}}/d_f` (default 1e4).
 
+    Notes
+    -----
     Same as ``torch.optim.lr_scheduler.OneCycleLR(opt, max_lr, total_steps,
     pct_start, anneal_strategy='cos', div_factor, final_div_factor,
     three_phase=False, cycle_momentum=False)`` for :math:`k < T`, the updates
