@@ -21,6 +21,7 @@ validation, the finiteness check, scratch memory and ``state_dict``.
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, Union
@@ -36,9 +37,12 @@ __all__ = [
     "RMSprop", "Adadelta", "Adam", "AMSGrad", "AdamW", "Yogi",
 ]
 
-#: Elements per chunk when a leaf is updated piecewise. A chunk's handful of
-#: arrays (param, grad, state, scratch) stays in the L2 cache, so the several
-#: numpy passes of an update read main memory about once.
+#: Elements per chunk when a leaf is updated piecewise (float32 elements;
+#: float64 leaves use half as many). A chunk's handful of arrays (param, grad,
+#: state, scratch: about 1 MB) stays in the L2 cache, so the several numpy
+#: passes of an update read main memory about once; larger chunks also
+#: spread the Python overhead of an update (a microsecond per numpy call)
+#: over more elements.
 CHUNK_ELEMENTS = 1 << 15
 
 
@@ -102,44 +106,63 @@ def _pair_leaves(params: Params, grads: Params) -> list[tuple[str, Array, Array]
         )
     pairs = []
     for (name, p), (_, g) in zip(p_leaves, g_leaves):
-        label = _leaf_label(name)
-        if not isinstance(p, np.ndarray):
-            raise TypeError(
-                f"params {label} is a {type(p).__name__}, not a numpy ndarray: "
-                "parameters are updated in place, so they must be arrays"
-            )
-        if not np.issubdtype(p.dtype, np.floating):
-            raise TypeError(
-                f"params {label} has dtype {p.dtype}; parameters must be floating "
-                "point (float32 or float64) to be updated in place: convert with "
-                ".astype(np.float64)"
-            )
-        if not p.flags.writeable:
-            raise ValueError(f"params {label} is read-only; pass a writeable array")
-        if not isinstance(g, np.ndarray):
-            raise ValueError(
-                f"grads {label} is a {type(g).__name__}, not a numpy ndarray"
-            )
-        if g.shape != p.shape:
-            raise ValueError(
-                f"grads {label} has shape {g.shape} but the parameter has shape {p.shape}"
-            )
-        if g.dtype != p.dtype:
-            raise ValueError(
-                f"grads {label} has dtype {g.dtype} but the parameter has dtype "
-                f"{p.dtype}; compute the gradient in the parameter's dtype"
-            )
+        if isinstance(g, np.generic) and isinstance(p, np.ndarray) and p.ndim == 0:
+            g = np.asarray(g)    # arithmetic on a 0-d parameter yields a numpy scalar
+        # the common case costs a few attribute reads; messages are built only on failure
+        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable
+                and isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype):
+            _raise_leaf_error(name, p, g)
         pairs.append((name, p, g))
     return pairs
 
 
+def _raise_leaf_error(name: str, p: Any, g: Any) -> None:
+    """Raise the error that explains why (p, g) cannot be updated."""
+    label = _leaf_label(name)
+    if not isinstance(p, np.ndarray):
+        raise TypeError(
+            f"params {label} is a {type(p).__name__}, not a numpy ndarray: "
+            "parameters are updated in place, so they must be arrays"
+        )
+    if not np.issubdtype(p.dtype, np.floating):
+        raise TypeError(
+            f"params {label} has dtype {p.dtype}; parameters must be floating "
+            "point (float32 or float64) to be updated in place: convert with "
+            ".astype(np.float64)"
+        )
+    if not p.flags.writeable:
+        raise ValueError(f"params {label} is read-only; pass a writeable array")
+    if not isinstance(g, np.ndarray):
+        raise ValueError(
+            f"grads {label} is a {type(g).__name__}, not a numpy ndarray"
+        )
+    if g.shape != p.shape:
+        raise ValueError(
+            f"grads {label} has shape {g.shape} but the parameter has shape {p.shape}"
+        )
+    raise ValueError(
+        f"grads {label} has dtype {g.dtype} but the parameter has dtype "
+        f"{p.dtype}; compute the gradient in the parameter's dtype"
+    )
+
+
 def _is_finite(g: Array) -> bool:
-    # A sum is finite only if every term is; its rare overflow on finite data
-    # is settled by the exact (allocating) test.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(g)):
-            return True
-    return bool(np.isfinite(g).all())
+    # NaN propagates through max and min, and an infinity is the max or the
+    # min: an exact test (no overflow, unlike a sum), allocation-free and a
+    # SIMD pass. Large leaves go piecewise so the min re-reads from cache.
+    if g.size <= _CHECK_PIECE or not g.flags.c_contiguous:
+        return g.size == 0 or bool(np.isfinite(np.maximum.reduce(g, axis=None))
+                                   and np.isfinite(np.minimum.reduce(g, axis=None)))
+    flat = g.reshape(-1)
+    for start in range(0, flat.size, _CHECK_PIECE):
+        piece = flat[start:start + _CHECK_PIECE]
+        if not (np.isfinite(np.maximum.reduce(piece)) and np.isfinite(np.minimum.reduce(piece))):
+            return False
+    return True
+
+
+#: Elements per piece of the finiteness check of a large gradient.
+_CHECK_PIECE = 1 << 16
 
 
 # ----------------------------------------------------------------------------
@@ -189,14 +212,32 @@ class Optimizer:
         Raise :class:`DivergenceError` when a gradient holds NaN or inf, before
         any parameter or state changes. Turn it off for batched trajectories
         where a diverging row is data, not an error.
+    fused : bool
+        Update each contiguous float32/float64 leaf with a compiled kernel
+        (:mod:`optlib.fused`, numba: ``pip install optlib[fast]``) that makes
+        one pass over memory on every core instead of the numpy code's several
+        passes on one core. Same operations in the same order, so the results
+        agree with the numpy code to float rounding. Hyperparameters must then
+        be scalars. Only the optimizers of this module have kernels.
 
+    Notes
+    -----
     Subclasses call ``self._hyper(name, value, ...)`` for each hyperparameter
     and implement :meth:`init_state` and :meth:`update`.
     """
 
-    def __init__(self, lr: LearningRate, *, check_finite: bool = True) -> None:
+    def __init__(self, lr: LearningRate, *, check_finite: bool = True,
+                 fused: bool = False) -> None:
         self.t = 0
         self.check_finite = bool(check_finite)
+        self.fused = bool(fused)
+        if self.fused:
+            from optlib import fused as _fused   # ImportError naming optlib[fast] without numba
+            if not _fused.has_kernel(type(self)):
+                raise ValueError(
+                    f"fused=True: {type(self).__name__} has no fused kernel (only the "
+                    "optimizers of optlib.optimizers have one); use fused=False"
+                )
         self.state: dict[str, dict[str, Array]] = {}
         self._hypers: dict[str, Any] = {}
         self._scratch_pool: dict[tuple[int, np.dtype], Array] = {}
@@ -213,6 +254,11 @@ class Optimizer:
         """Validate a hyperparameter, remember it for broadcasting checks."""
         checked = _check_range(name, value, low, high,
                                low_open=low_open, high_open=high_open)
+        if self.fused and isinstance(checked, np.ndarray) and checked.ndim:
+            raise ValueError(
+                f"{name} is an array of shape {checked.shape}, but fused=True takes scalar "
+                "hyperparameters only; use fused=False for array-valued hyperparameters"
+            )
         self._hypers[name] = checked
         return checked
 
@@ -264,14 +310,14 @@ class Optimizer:
         step leaves parameters and optimizer state exactly as they were.
         """
         pairs = _pair_leaves(params, grads)
-        if self.state and set(self.state) != {n for n, _, _ in pairs}:
+        if self.state and self.state.keys() != {n for n, _, _ in pairs}:
             unknown = sorted({n for n, _, _ in pairs} ^ set(self.state))
             raise ValueError(
                 f"params changed structure since the first step ({_leaf_label(unknown[0])} "
                 "differs); use a new optimizer for a new set of parameters"
             )
         for name, p, _ in pairs:
-            for key, arr in self.state.get(name, {}).items():
+            for key, arr in self.state.get(name, _NO_STATE).items():
                 if arr.shape != p.shape or arr.dtype != p.dtype:
                     raise ValueError(
                         f"optimizer state {key!r} of {_leaf_label(name)} has shape "
@@ -279,37 +325,52 @@ class Optimizer:
                         f"and {p.dtype}: the state_dict belongs to other parameters"
                     )
         lr = self.current_lr()
-        hypers = dict(self._hypers, lr=lr)
-        for name, p, _ in pairs:
-            for hname, h in hypers.items():
-                if isinstance(h, np.ndarray) and h.ndim:
-                    try:
-                        shape = np.broadcast_shapes(h.shape, p.shape)
-                    except ValueError:
-                        shape = None
-                    if shape != p.shape:
-                        raise ValueError(
-                            f"{hname} of shape {h.shape} does not broadcast against "
-                            f"params {_leaf_label(name)} of shape {p.shape}"
-                        )
-        if self.check_finite:
-            for name, _, g in pairs:
-                if not _is_finite(g):
-                    raise DivergenceError(
-                        f"gradient of {_leaf_label(name)} holds NaN or inf at update "
-                        f"{self.t + 1}; nothing was changed. Lower the learning rate, "
-                        "or pass check_finite=False to let non-finite values through"
+        if self.fused and isinstance(lr, np.ndarray) and lr.ndim:
+            raise ValueError(
+                f"the lr schedule returned an array of shape {lr.shape} at k={self.t}, but "
+                "fused=True takes a scalar learning rate; use fused=False"
+            )
+        array_hypers = [(hname, h) for hname, h in dict(self._hypers, lr=lr).items()
+                        if isinstance(h, np.ndarray) and h.ndim]
+        for name, p, _ in (pairs if array_hypers else ()):
+            for hname, h in array_hypers:
+                try:
+                    shape = np.broadcast_shapes(h.shape, p.shape)
+                except ValueError:
+                    shape = None
+                if shape != p.shape:
+                    raise ValueError(
+                        f"{hname} of shape {h.shape} does not broadcast against "
+                        f"params {_leaf_label(name)} of shape {p.shape}"
                     )
+        if self.check_finite:
+            bad = next((name for name, _, g in pairs if not _is_finite(g)), None)
+            if bad is not None:
+                raise DivergenceError(
+                    f"gradient of {_leaf_label(bad)} holds NaN or inf at update "
+                    f"{self.t + 1}; nothing was changed. Lower the learning rate, "
+                    "or pass check_finite=False to let non-finite values through"
+                )
         t = self.t + 1
-        chunkable = not any(isinstance(h, np.ndarray) and h.ndim for h in hypers.values())
-        for name, p, g in pairs:
-            state = self.state.get(name)
-            if state is None:
-                state = self.state[name] = self.init_state(p)
-            if chunkable and p.size > CHUNK_ELEMENTS and _all_contiguous(p, g, state):
-                self._update_in_chunks(p, g, state, lr, t)
-            else:
-                self.update(p, g, state, lr, t)
+        chunkable = not array_hypers
+        fused_update = None
+        if self.fused:
+            from optlib.fused import update as fused_update
+        # With check_finite=False a non-finite value is data (a diverging
+        # trajectory), so inf - inf and inf / inf inside the update stay quiet.
+        quiet = (contextlib.nullcontext() if self.check_finite
+                 else np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+        with quiet:
+            for name, p, g in pairs:
+                state = self.state.get(name)
+                if state is None:
+                    state = self.state[name] = self.init_state(p)
+                if fused_update is not None:
+                    fused_update(self, p, g, state, lr, t)
+                elif chunkable and p.size > _chunk_elements(p) and _all_contiguous(p, g, state):
+                    self._update_in_chunks(p, g, state, lr, t)
+                else:
+                    self.update(p, g, state, lr, t)
         self.t = t
 
     def _update_in_chunks(self, p: Array, g: Array, state: dict[str, Array],
@@ -318,8 +379,9 @@ class Optimizer:
         # cache-sized pieces of the flattened arrays.
         flat_p, flat_g = p.reshape(-1), g.reshape(-1)
         flat_state = {k: v.reshape(-1) for k, v in state.items()}
-        for start in range(0, flat_p.size, CHUNK_ELEMENTS):
-            piece = slice(start, start + CHUNK_ELEMENTS)
+        size = _chunk_elements(p)
+        for start in range(0, flat_p.size, size):
+            piece = slice(start, start + size)
             self.update(flat_p[piece], flat_g[piece],
                         {k: v[piece] for k, v in flat_state.items()}, lr, t)
 
@@ -349,8 +411,15 @@ class Optimizer:
         t = state_dict["t"]
         if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
             raise ValueError(f"state_dict['t'] must be a non-negative integer, got {t!r}")
+        leaf_states = state_dict["state"]
+        if not isinstance(leaf_states, Mapping) or not all(
+                isinstance(s, Mapping) for s in leaf_states.values()):
+            raise ValueError(
+                "state_dict['state'] must be a dict mapping each leaf name to a dict of "
+                "arrays, as returned by Optimizer.state_dict()"
+            )
         new_state: dict[str, dict[str, Array]] = {}
-        for leaf, s in state_dict["state"].items():
+        for leaf, s in leaf_states.items():
             expected = set(self._state_names())
             if set(s) != expected:
                 raise ValueError(
@@ -362,15 +431,28 @@ class Optimizer:
         self.t = int(t)
 
     def _state_names(self) -> list[str]:
-        return list(self.init_state(np.zeros(1)).keys())
+        # A probe parameter that array-valued hyperparameters broadcast into.
+        shapes = [h.shape for h in self._hypers.values() if isinstance(h, np.ndarray)]
+        return list(self.init_state(np.zeros(np.broadcast_shapes((1,), *shapes))).keys())
 
     def __repr__(self) -> str:
         parts = [f"lr={self.lr!r}"] + [f"{k}={v!r}" for k, v in self._hypers.items() if k != "lr"]
+        if self.fused:
+            parts.append("fused=True")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_NO_STATE: dict[str, Array] = {}
 
 
 def _is_zero(value: Any) -> bool:
     return not isinstance(value, np.ndarray) and value == 0
+
+
+def _chunk_elements(p: Array) -> int:
+    # CHUNK_ELEMENTS counts float32 elements: wider dtypes get fewer per
+    # chunk, so that a chunk's arrays take the same bytes of cache.
+    return max(1, CHUNK_ELEMENTS * 4 // p.itemsize)
 
 
 def _all_contiguous(p: Array, g: Array, state: dict[str, Array]) -> bool:
@@ -410,8 +492,9 @@ class SGD(Optimizer):
 
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False, *, check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 nesterov: bool = False, *,
+                 check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         self.momentum = self._hyper("momentum", momentum, 0.0, 1.0)
         self.dampening = self._hyper("dampening", dampening, 0.0, 1.0)
         self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
@@ -459,10 +542,10 @@ class Momentum(SGD):
 
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
                  dampening: float = 0.0, weight_decay: float = 0.0, *,
-                 check_finite: bool = True) -> None:
+                 check_finite: bool = True, fused: bool = False) -> None:
         super().__init__(lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=False,
-                         check_finite=check_finite)
+                         check_finite=check_finite, fused=fused)
 
 
 class Nesterov(SGD):
@@ -475,10 +558,11 @@ class Nesterov(SGD):
     """
 
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
-                 weight_decay: float = 0.0, *, check_finite: bool = True) -> None:
+                 weight_decay: float = 0.0, *,
+                 check_finite: bool = True, fused: bool = False) -> None:
         super().__init__(lr, momentum=momentum, dampening=0.0,
                          weight_decay=weight_decay, nesterov=True,
-                         check_finite=check_finite)
+                         check_finite=check_finite, fused=fused)
 
 
 # ----------------------------------------------------------------------------
@@ -509,8 +593,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, lr: LearningRate = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 eps: float = 1e-10, *, check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         self.lr_decay = self._hyper("lr_decay", lr_decay, 0.0)
         self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
         self.initial_accumulator_value = self._hyper(
@@ -559,8 +643,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: LearningRate = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False, *, check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 centered: bool = False, *,
+                 check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         self.alpha = self._hyper("alpha", alpha, 0.0, 1.0)
         self.eps = self._hyper("eps", eps, 0.0)
         self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
@@ -627,8 +712,9 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, lr: LearningRate = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 weight_decay: float = 0.0, *,
+                 check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         self.rho = self._hyper("rho", rho, 0.0, 1.0)
         self.eps = self._hyper("eps", eps, 0.0)
         self.weight_decay = self._hyper("weight_decay", weight_decay, 0.0)
@@ -689,8 +775,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                 *, check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 *, check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1 = self._hyper("betas[0]", betas[0], 0.0, 1.0, high_open=True)
@@ -725,12 +811,13 @@ class Adam(Optimizer):
             v_hat = v
         bias_correction1 = 1.0 - self.beta1 ** t
         bias_correction2_sqrt = (1.0 - self.beta2 ** t) ** 0.5
+        # m_t / (√v̂_t/c + ε) = c m_t / (√v̂_t + c ε) with c = √(1-β2^t): the same
+        # quotient without a pass that divides every element by c
         denom = np.sqrt(v_hat, out=buf)
-        denom /= bias_correction2_sqrt
-        denom += self.eps                                      # √v̂_t/√(1-β2^t) + ε
+        denom += self.eps * bias_correction2_sqrt              # √v̂_t + ε √(1-β2^t)
         step = np.divide(m, denom, out=buf)
-        step *= lr / bias_correction1
-        param -= step                                          # x_t = x_{t-1} - η/(1-β1^t) · m_t/denom
+        step *= lr * bias_correction2_sqrt / bias_correction1
+        param -= step                                          # x_t = x_{t-1} - η/(1-β1^t) · m_t/(√v̂_t/√(1-β2^t) + ε)
 
 
 class AMSGrad(Adam):
@@ -742,9 +829,9 @@ class AMSGrad(Adam):
 
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *,
-                 check_finite: bool = True) -> None:
+                 check_finite: bool = True, fused: bool = False) -> None:
         super().__init__(lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=True, check_finite=check_finite)
+                         amsgrad=True, check_finite=check_finite, fused=fused)
 
 
 class AdamW(Adam):
@@ -766,9 +853,9 @@ class AdamW(Adam):
 
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
-                 *, check_finite: bool = True) -> None:
+                 *, check_finite: bool = True, fused: bool = False) -> None:
         super().__init__(lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, check_finite=check_finite)
+                         amsgrad=amsgrad, check_finite=check_finite, fused=fused)
 
     def update(self, param, grad, state, lr, t):
         if not _is_zero(self.weight_decay):
@@ -805,8 +892,8 @@ class Yogi(Optimizer):
 
     def __init__(self, lr: LearningRate = 1e-2, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-3, initial_accumulator_value: float = 1e-6, *,
-                 check_finite: bool = True) -> None:
-        super().__init__(lr, check_finite=check_finite)
+                 check_finite: bool = True, fused: bool = False) -> None:
+        super().__init__(lr, check_finite=check_finite, fused=fused)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1 = self._hyper("betas[0]", betas[0], 0.0, 1.0, high_open=True)
