@@ -344,7 +344,14 @@ class Optimizer:
                         f"params {_leaf_label(name)} of shape {p.shape}"
                     )
         if self.check_finite:
-            bad = next((name for name, _, g in pairs if not _is_finite(g)), None)
+            is_finite = _is_finite
+            if self.fused:
+                from optlib.fused import is_finite as fused_is_finite
+
+                def is_finite(g: Array) -> bool:       # compiled, all cores; numpy otherwise
+                    verdict = fused_is_finite(g)
+                    return _is_finite(g) if verdict is None else verdict
+            bad = next((name for name, _, g in pairs if not is_finite(g)), None)
             if bad is not None:
                 raise DivergenceError(
                     f"gradient of {_leaf_label(bad)} holds NaN or inf at update "

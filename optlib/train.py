@@ -44,10 +44,15 @@ import numpy as np
 
 from optlib.data import minibatches
 from optlib.optimizers import DivergenceError
+from optlib.threads import blas_threads, resolve_threads
 
 __all__ = ["History", "Checkpoint", "fit", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "optlib-checkpoint-1"
+
+#: Rows per forward pass of ``model.evaluate`` (``optlib.nn.EVAL_BATCH``): sizes
+#: the BLAS threads of the per-epoch evaluation.
+_EVAL_ROWS = 8192
 
 # ----------------------------------------------------------------------------
 # History
@@ -266,7 +271,7 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
         y_test: np.ndarray | None = None, progress: bool = True, *, l2: float = 0.0,
         shuffle: bool = True, drop_last: bool = False, evaluate_train: bool = True,
         checkpoint: "str | os.PathLike[str] | None" = None,
-        checkpoint_every: int = 1) -> History:
+        checkpoint_every: int = 1, threads: "int | str | None" = "auto") -> History:
     r"""Train ``model`` with ``optimizer`` by minibatch gradient descent.
 
     Parameters
@@ -305,6 +310,16 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
         ``checkpoint_every`` epochs and after the last one (atomically). The
         settings seed, batch_size, shuffle, drop_last and l2 must match the
         stored ones.
+    threads : "auto", int or None
+        BLAS threads for the matrix products. ``"auto"`` applies
+        :func:`optlib.threads.threads_for_model`: one thread per 2e8
+        floating-point operations of the model's largest product, so one
+        thread for small models such as ``MLP([784, 100, 10])`` at batch 128,
+        whose products gain little from a second thread on an idle machine
+        and lose several-fold on a busy one. Training steps are sized by
+        ``batch_size``, the per-epoch evaluation by its 8192-row chunks. An
+        int fixes the count for both; None leaves the BLAS library's own
+        setting alone. The previous setting is restored when ``fit`` returns.
 
     Returns
     -------
@@ -330,6 +345,8 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
             f"batch_size={batch_size} with drop_last=True leaves no minibatch of the "
             f"{len(X)} training rows; lower batch_size or set drop_last=False"
         )
+    train_threads = resolve_threads(threads, model, batch_size)   # checks `threads` early
+    eval_threads = resolve_threads(threads, model, _EVAL_ROWS)
     settings = {"seed": seed, "batch_size": batch_size, "shuffle": bool(shuffle),
                 "drop_last": bool(drop_last), "l2": float(l2)}
 
@@ -353,11 +370,13 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
         if progress:
             bar = run.enter_context(_progress_bar(epochs * n_batches, start_epoch * n_batches))
         for epoch in range(start_epoch, epochs):
-            completed = _run_epoch(model, optimizer, X, y, epoch, batch_size, seed, l2,
-                                   shuffle, drop_last, record, bar)
+            with blas_threads(train_threads):
+                completed = _run_epoch(model, optimizer, X, y, epoch, batch_size, seed, l2,
+                                       shuffle, drop_last, record, bar)
             if not completed:
                 break
-            _end_of_epoch(model, X, y, X_test, y_test, evaluate_train, record, bar)
+            with blas_threads(eval_threads):
+                _end_of_epoch(model, X, y, X_test, y_test, evaluate_train, record, bar)
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
                 record.seconds += time.perf_counter() - started
                 started = time.perf_counter()

@@ -36,7 +36,8 @@ TITLE = "Gradient Descent, from First Principles to Adam"
 AUTHOR = "The optlib authors"
 FOUNDATIONS = ["book/gradient_descent", "book/sgd", "book/minibatch_sgd"]
 APPENDIX = ["book/api", "book/bibliography"]
-API_MODULES = ["optimizers", "schedules", "surfaces", "data", "nn", "train", "plot", "widgets"]
+API_MODULES = ["optimizers", "schedules", "surfaces", "data", "nn", "train", "plot", "widgets",
+               "threads", "fused", "bench"]
 REQUIRED_MACROS = {  # macro -> a fragment its expansion must contain
     "vx": r"\mathbf{x}", "vg": r"\mathbf{g}", "vm": r"\mathbf{m}", "vv": r"\mathbf{v}",
     "R": r"\mathbb{R}", "E": r"\mathbb{E}", "grad": r"\nabla", "lr": r"\eta",

@@ -415,3 +415,36 @@ def test_mlp_reaches_97_percent_on_mnist_in_three_epochs(shared_data_dir):
     assert not history.diverged
     assert history.test_acc[-1] >= 0.97, history
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def _blas_threads_now():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not infos:
+        pytest.skip("no BLAS library reports its thread count")
+    return infos[0]["num_threads"]
+
+
+@pytest.mark.parametrize("threads, expected", [("auto", 1), (2, 2), (1, 1)])
+def test_fit_sets_blas_threads_while_training_and_restores_them(monkeypatch, threads, expected):
+    before = _blas_threads_now()
+    X, y = blobs()
+    model = MLP([4, 8, 3], seed=0, dtype=np.float64)
+    seen = []
+    original = model.loss_and_grad
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads_now())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "loss_and_grad", spy)
+    fit(model, optlib.SGD(lr=0.1), X, y, epochs=1, batch_size=32, progress=False, threads=threads)
+    assert seen and set(seen) == {expected}      # a tiny model gets one thread under "auto"
+    assert _blas_threads_now() == before
+
+
+def test_fit_rejects_a_bad_thread_count():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="threads"):
+        fit(MLP([4, 3], dtype=np.float64), optlib.SGD(lr=0.1), X, y, epochs=1, batch_size=32,
+            progress=False, threads="many")

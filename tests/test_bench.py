@@ -1,0 +1,239 @@
+"""optlib.bench and ``python -m benchmarks``: the timing harness, the tables, tiny real runs.
+
+No test here asserts a time: they check what is measured, how ratios are
+paired, and that every benchmark runs end to end on tiny sizes.
+"""
+import itertools
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from optlib import bench
+from optlib.bench import Row, Section, Target, paired_ratio, render, time_interleaved
+from optlib.threads import available_cores
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+# ---- the harness ----------------------------------------------------------------
+
+def test_rounds_alternate_the_order_after_the_warmup(monkeypatch):
+    calls = []
+    variants = {name: (lambda name=name: calls.append(name)) for name in "ABC"}
+    times = time_interleaved(variants, rounds=3, warmup=2, pause=0)
+    assert calls == list("ABC" * 2) + list("ABC") + list("CBA") + list("ABC")
+    assert {k: len(v) for k, v in times.items()} == {"A": 3, "B": 3, "C": 3}
+    assert all(t >= 0 for v in times.values() for t in v)
+
+
+def test_time_interleaved_measures_the_call(monkeypatch):
+    clock = itertools.count(0.0, 0.5)                 # every reading is 0.5 s after the last
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    times = time_interleaved({"a": lambda: None}, rounds=2, warmup=0, pause=0)
+    assert times == {"a": [0.5, 0.5]}
+
+
+@pytest.mark.parametrize("rounds,warmup", [(0, 1), (3, -1)])
+def test_bad_rounds_are_rejected(rounds, warmup):
+    with pytest.raises(ValueError, match="rounds"):
+        time_interleaved({"a": lambda: None}, rounds=rounds, warmup=warmup)
+
+
+def test_the_ratio_is_the_median_of_pairs_not_a_ratio_of_medians():
+    a = [1.0, 10.0, 3.0]
+    b = [2.0, 10.0, 1.0]                              # pairs: 0.5, 1, 3 -> median 1
+    assert paired_ratio(a, b) == 1.0
+    assert np.median(a) / np.median(b) == 1.5         # what an unpaired ratio would say
+
+
+def test_paired_ratio_needs_equal_lengths():
+    with pytest.raises(ValueError, match="equally long"):
+        paired_ratio([1.0], [1.0, 2.0])
+
+
+def sample_section():
+    return Section("Demo", [
+        Row("slow", "1", [2.0, 4.0, 2.0], work=8e9, unit="GB/s"),
+        Row("fast", "2", [1.0, 1.0, 1.0], work=8e9, unit="GB/s"),
+        Row("copy", "2", [0.5, 0.5, 0.5], work=8e9, unit="GB/s", compared=False),
+    ], references=["slow"], notes=["a note"], ceiling="copy")
+
+
+def test_section_ratios_and_rates():
+    s = sample_section()
+    assert s.ratio("fast", "slow") == 0.5             # pairs 0.5, 0.25, 0.5
+    assert s.row("slow").median == 2.0 and s.row("slow").rate == 4.0
+    assert s.row("copy").rate == 16.0
+    with pytest.raises(KeyError, match="no row 'torch'"):
+        s.row("torch")
+
+
+def test_render_shows_times_rates_ceiling_and_ratios():
+    text = render(sample_section())
+    lines = text.splitlines()
+    assert lines[0] == "Demo"
+    assert "% of copy" in lines[1] and "/ slow" in lines[1]
+    fast = next(line for line in lines if line.startswith("fast"))
+    assert fast.split() == ["fast", "2", "1,000", "8", "GB/s", "50%", "0.5"]
+    copy = next(line for line in lines if line.startswith("copy"))
+    assert copy.split()[-1] == "100%"                 # a yardstick gets no ratio column
+    assert lines[-1] == "  a note"
+
+
+def test_a_scaled_row_is_compared_after_scaling():
+    s = Section("S", [Row("sample", "1", [1.0, 1.0], scale=10.0), Row("all", "1", [2.0, 2.0])])
+    assert s.row("sample").median == 10.0
+    assert s.ratio("all", "sample") == 0.2
+
+
+def test_targets_resolve_roles_to_rows():
+    s = sample_section()
+    s.roles = {"the slow one": "slow"}
+    target = Target("Demo", "fast", "the slow one", 0.6, "fast is fast")
+    assert target.measure([s]) == 0.5
+    text = bench.render_targets(bench.check_targets([target], [s]), [s])
+    assert "fast / slow <= 0.6: 0.5  met" in text
+
+
+def test_targets_are_checked_against_measured_ratios():
+    s = sample_section()
+    met = Target("Demo", "fast", "slow", 0.6, "fast is fast")
+    missed = Target("Demo", "fast", "slow", 0.4, "fast is very fast")
+    absent = Target("Demo", "torch", "slow", 1.0, "torch row")
+    results = bench.check_targets([met, missed, absent], [s])
+    assert [(r[1], r[2]) for r in results] == [(0.5, True), (0.5, False), (None, None)]
+    text = bench.render_targets(results)
+    assert "0.5  met" in text and "NOT met" in text and "not measured" in text
+
+
+def test_mlp_flops_count_the_products_both_frameworks_compute():
+    # forward 784*100 + 100*10, the same again for weight gradients, and one
+    # hidden-layer gradient 100*10 (none for the input): times 2 per multiply-add
+    per_row = 2 * (784 * 100 + 100 * 10) * 2 + 2 * 100 * 10
+    assert bench._mlp_flops([784, 100, 10], 3) == 3 * per_row
+
+
+def test_machine_info_names_numpy_and_the_optional_libraries():
+    text = bench.machine_info()
+    assert f"numpy {np.__version__}" in text
+    assert "cores available" in text
+    assert ("torch not installed" in text) or ("torch " in text)
+    assert ("numba not installed" in text) or ("numba " in text)
+
+
+# ---- the naive reference is the same algorithm -------------------------------------
+
+@pytest.mark.parametrize("name", sorted(bench.OPTIMIZERS))
+def test_the_naive_style_computes_the_same_update(name):
+    import optlib
+    cls_name, kwargs, _, _, naive, _, _ = bench.OPTIMIZERS[name]
+    rng = np.random.default_rng(1)
+    x0 = {k: rng.standard_normal(50) for k in "ab"}
+    ours = {k: v.copy() for k, v in x0.items()}
+    theirs = {k: v.copy() for k, v in x0.items()}
+    opt = getattr(optlib, cls_name)(**kwargs)
+    state = {"t": 0, "m": {k: np.zeros(50) for k in "ab"}, "v": {k: np.zeros(50) for k in "ab"}}
+    for k in range(5):
+        g = {key: rng.standard_normal(50) for key in "ab"}
+        opt.step(ours, g)
+        naive(theirs, g, state)
+    for key in "ab":
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-12)
+        assert np.max(np.abs(ours[key] - x0[key])) > 1e-4
+
+
+# ---- the benchmarks on tiny sizes ----------------------------------------------------
+
+def test_optimizer_step_runs_every_variant_and_the_copies():
+    section = bench.optimizer_step("Adam", n_params=20_000, n_arrays=3, rounds=2, pause=0)
+    labels = [r.label for r in section.rows]
+    assert labels[:2] == ["naive numpy", "optlib"] and "numpy copy" in labels
+    assert ("torch foreach 1t" in labels) == (bench._torch() is not None)
+    if bench._torch() is not None:
+        # torch runs on one thread beside optlib's numpy code, on all of them beside fused
+        assert section.row("torch foreach 1t").threads == "1"
+        assert section.roles["torch foreach, same threads as optlib"] == "torch foreach 1t"
+        fused_label = section.roles["torch fused, same threads as optlib fused"]
+        assert section.row(fused_label).threads == str(available_cores())
+    assert ("optlib fused" in labels) == (bench._numba() is not None)
+    assert ("optlib fused unchecked" in labels) == (bench._numba() is not None)
+    assert section.row("optlib").work == 7 * 4 * 20_000
+    assert section.row("numpy copy").work == 2 * 4 * 20_000
+    assert "Adam step: 20,000 float32 parameters in 3 arrays" in render(section)
+
+
+def test_optimizer_step_without_the_optional_libraries():
+    section = bench.optimizer_step("Adagrad", n_params=5_000, n_arrays=2, rounds=1,
+                                   fused=False, torch_variants=False, pause=0)
+    assert [r.label for r in section.rows] == ["naive numpy", "optlib", "numpy copy"]
+    assert section.references == ["naive numpy"] and section.ceiling == "numpy copy"
+
+
+def test_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="'Lion'"):
+        bench.optimizer_step("Lion")
+
+
+def test_mlp_epoch_trains_the_same_model_on_both_sides():
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 600)
+    section = bench.mlp_epoch(sizes=(20, 16, 3), batch_size=64, rounds=1, matmul_n=64,
+                              data=(X, y), pause=0)
+    labels = [r.label for r in section.rows]
+    assert labels[0] == "optlib" and labels[-1] == "float32 matmul"
+    losses = section.notes[-1]
+    assert losses.startswith("final minibatch loss: optlib ")
+    if bench._torch() is not None:
+        # same initial weights, same batches, same loss and optimizer: same final loss
+        values = dict(part.rsplit(" ", 1) for part in losses.split(": ", 1)[1].split(", "))
+        assert abs(float(values["torch"]) - float(values["optlib"])) < 1e-3
+
+
+def test_trajectories_compare_batched_with_a_loop_and_agree():
+    section = bench.trajectories(n_points=40, steps=5, loop_sample=4, rounds=1,
+                                 torch_variants=False, pause=0)
+    assert section.row("loop over points").scale == 10
+    assert "max difference 0.0e+00" in " ".join(section.notes)
+
+
+# ---- the command line -------------------------------------------------------------
+
+def test_command_line_sizes_and_choices():
+    from benchmarks.cli import parse_args, sizes_from
+    args = parse_args(["--quick", "--params", "1_000", "--only", "step", "--optimizers", "Adam"])
+    sizes = sizes_from(args)
+    assert sizes["n_params"] == 1000 and sizes["n_arrays"] == bench.QUICK["n_arrays"]
+    assert args.only == ["step"] and args.optimizers == ["Adam"] and not args.check
+    assert parse_args(["--check"]).check
+    assert sizes_from(parse_args([]))["n_params"] == bench.FULL["n_params"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--params", "0"], "positive integer"),
+    (["--only", "everything"], "invalid choice"),
+    (["--points", "5", "--loop-sample", "10"], "--loop-sample 10 exceeds --points 5"),
+])
+def test_command_line_errors_name_the_option(argv, message, capsys):
+    from benchmarks.cli import parse_args
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_python_dash_m_benchmarks_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "step", "trajectories",
+         "--optimizers", "SGD momentum", "--params", "30000", "--arrays", "3", "--rounds", "1",
+         "--points", "50", "--steps", "5", "--loop-sample", "5", "--no-torch", "--no-fused"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("$ python -m benchmarks --quick")
+    assert "--check" not in result.args and result.returncode == 0     # reports, never fails
+    assert "SGD momentum step: 30,000 float32 parameters in 3 arrays" in out
+    assert "Trajectories: 50 starting points x 5 steps" in out
+    assert "Targets" in out and "not measured" in out
