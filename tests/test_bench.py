@@ -153,9 +153,14 @@ def test_optimizer_step_runs_every_variant_and_the_copies():
     assert labels[:2] == ["naive numpy", "optlib"] and "numpy copy" in labels
     assert ("torch foreach 1t" in labels) == (bench._torch() is not None)
     if bench._torch() is not None:
-        # torch runs on one thread beside optlib's numpy code, on all of them beside fused
+        # torch runs on as many threads as optlib's numpy code and its fused kernels
+        cores = available_cores()
         assert section.row("torch foreach 1t").threads == "1"
+        assert section.row("optlib").threads == "1"
         assert section.roles["torch foreach, same threads as optlib"] == "torch foreach 1t"
+        if cores > 1:
+            assert section.row(f"optlib {cores}t").threads == str(cores)
+            assert section.row(f"torch foreach {cores}t").threads == str(cores)
         fused_label = section.roles["torch fused, same threads as optlib fused"]
         assert section.row(fused_label).threads == str(available_cores())
     assert ("optlib fused" in labels) == (bench._numba() is not None)
@@ -168,7 +173,8 @@ def test_optimizer_step_runs_every_variant_and_the_copies():
 def test_optimizer_step_without_the_optional_libraries():
     section = bench.optimizer_step("Adagrad", n_params=5_000, n_arrays=2, rounds=1,
                                    fused=False, torch_variants=False, pause=0)
-    assert [r.label for r in section.rows] == ["naive numpy", "optlib", "numpy copy"]
+    threaded = [f"optlib {available_cores()}t"] if available_cores() > 1 else []
+    assert [r.label for r in section.rows] == ["naive numpy", "optlib", *threaded, "numpy copy"]
     assert section.references == ["naive numpy"] and section.ceiling == "numpy copy"
 
 

@@ -957,6 +957,7 @@ def test_chunked_and_whole_array_updates_agree_bit_for_bit(name, shape_list, big
 
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(O, "CHUNK_ELEMENTS", chunk)
+            mp.setattr(O, "THREAD_CHUNK_SCALE", 1)    # threaded chunks of 7 too
             mp.setattr(cls, "update", spy)
             opt = make(name, lr=lambda k: 0.05 / (1 + k))
             for k in range(4):
@@ -968,6 +969,123 @@ def test_chunked_and_whole_array_updates_agree_bit_for_bit(name, shape_list, big
     for a, b in zip(p1, p2):
         np.testing.assert_array_equal(a, b)
     assert_state_equal(s1, s2)
+
+
+# ---- threaded chunks: the thread count changes no value ---------------------
+
+@pytest.fixture
+def small_threaded_chunks(monkeypatch):
+    """Chunks of 7 elements, shared among threads from 2 chunks per thread on."""
+    from optlib import threads
+    monkeypatch.setattr(O, "CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr(O, "THREAD_CHUNK_SCALE", 1)
+    monkeypatch.setattr(O, "MIN_CHUNKS_PER_THREAD", 1)
+    monkeypatch.setattr(O, "_CHECK_PIECE", 5)
+    monkeypatch.setattr(threads, "_optimizer_threads", None)   # restored afterwards
+    return threads
+
+
+def threaded_run(name, n_threads, arrays, steps=4, **options):
+    """Params, state_dict and the ids of the threads that ran update(), after ``steps``."""
+    import threading
+    from optlib import threads
+    threads.set_optimizer_threads(n_threads)
+    params = [a.copy() for a in arrays]
+    ran_on = set()
+    opt = make(name, lr=lambda k: 0.05 / (1 + k), **options)
+    original = type(opt).update
+
+    def spy(self, param, grad, state, lr, t):
+        ran_on.add(threading.get_ident())
+        return original(self, param, grad, state, lr, t)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(opt), "update", spy)
+        for k in range(steps):
+            opt.step(params, random_grads(params, 7, k))
+    return params, opt.state_dict(), ran_on
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", NAMES)
+def test_threaded_and_one_thread_steps_agree_bit_for_bit(small_threaded_chunks, name, dtype):
+    arrays = random_leaves([(60,), (5, 9), (3,), ()], dtype, seed=11)
+    p1, s1, threads1 = threaded_run(name, 1, arrays)
+    p3, s3, threads3 = threaded_run(name, 3, arrays)
+    assert len(threads1) == 1
+    assert len(threads3) == 3          # the chunks really were shared
+    for a, b in zip(p1, p3):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(a, b)
+    assert_state_equal(s1, s3)
+
+
+@pytest.mark.parametrize("name", ["Adam-amsgrad", "RMSprop-centered-momentum-wd", "Yogi"])
+def test_threaded_steps_without_checks_stay_quiet_and_agree(small_threaded_chunks, name):
+    # numpy's error state is per thread: the workers must get check_finite=False's too
+    arrays = random_leaves([(60,)], np.float64, seed=3)
+    results = []
+    for n in (1, 2):
+        small_threaded_chunks.set_optimizer_threads(n)
+        params = [a.copy() for a in arrays]
+        opt = make(name, check_finite=False)
+        grads = random_grads(params, 3, 0)
+        grads[0][::4] = np.inf
+        grads[0][1::4] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            opt.step(params, grads)
+            opt.step(params, grads)
+        results.append(params[0])
+    assert np.isnan(results[0]).any()
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_threaded_finiteness_check_names_the_leaf_and_changes_nothing(small_threaded_chunks,
+                                                                      n_threads):
+    small_threaded_chunks.set_optimizer_threads(n_threads)
+    params = {"w": np.ones(40), "b": np.ones(60), "c": np.ones(3)}
+    before = {k: v.copy() for k, v in params.items()}
+    grads = {k: np.full_like(v, 0.5) for k, v in params.items()}
+    opt = optlib.Adam(lr=0.1)
+    opt.step(params, grads)
+    after_one = {k: v.copy() for k, v in params.items()}
+    assert not np.array_equal(after_one["b"], before["b"])
+    grads["b"][57] = np.nan                 # in the last piece of the second leaf
+    state = opt.state_dict()
+    with pytest.raises(optlib.DivergenceError, match="leaf 'b'"):
+        opt.step(params, grads)
+    for k in params:
+        np.testing.assert_array_equal(params[k], after_one[k])
+    assert_state_equal(opt.state_dict(), state)
+
+
+def test_an_exception_in_a_worker_thread_reaches_the_caller(small_threaded_chunks):
+    import threading
+    main = threading.get_ident()
+
+    class Fragile(optlib.SGD):
+        def update(self, param, grad, state, lr, t):
+            if threading.get_ident() != main:
+                raise RuntimeError("update failed in a worker")
+            super().update(param, grad, state, lr, t)
+
+    small_threaded_chunks.set_optimizer_threads(2)
+    params = [np.ones(70)]
+    with pytest.raises(RuntimeError, match="update failed in a worker"):
+        Fragile(lr=0.1).step(params, [np.ones(70)])
+
+
+def test_each_thread_has_its_own_chunk_sized_scratch_buffers(small_threaded_chunks):
+    small_threaded_chunks.set_optimizer_threads(2)
+    opt = optlib.Adam(lr=0.1)
+    params = [np.ones(700)]
+    for _ in range(3):
+        opt.step(params, [np.full(700, 0.5)])
+    owners = {thread for thread, _, _ in opt._scratch_pool}
+    assert len(owners) == 2
+    assert max(buf.size for buf in opt._scratch_pool.values()) == O._chunk_elements(params[0])
 
 
 # ---- a subclass written in a few lines ---------------------------------------

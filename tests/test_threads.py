@@ -186,3 +186,117 @@ def test_resolve_threads_passes_counts_and_none_through():
 def test_resolve_threads_rejects_other_values_by_name(bad):
     with pytest.raises(ValueError, match='threads must be "auto", an integer >= 1 or None'):
         threads.resolve_threads(bad, MLP([4, 3]), 8)
+
+
+# ---- the optimizers' threads --------------------------------------------------
+
+@pytest.fixture
+def fresh_optimizer_threads(monkeypatch):
+    monkeypatch.setattr(threads, "_optimizer_threads", None)   # restored afterwards
+    monkeypatch.delenv("OPTLIB_NUM_THREADS", raising=False)
+    return threads
+
+
+def test_optimizer_threads_default_to_one(fresh_optimizer_threads, monkeypatch):
+    monkeypatch.setattr(threads, "available_cores", lambda: 5)
+    assert threads.optimizer_threads() == 1
+
+
+def test_optimizer_threads_follow_the_environment(fresh_optimizer_threads, monkeypatch):
+    monkeypatch.setenv("OPTLIB_NUM_THREADS", "3")
+    assert threads.optimizer_threads() == 3
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5"])
+def test_a_bad_environment_value_is_named(fresh_optimizer_threads, monkeypatch, bad):
+    monkeypatch.setenv("OPTLIB_NUM_THREADS", bad)
+    with pytest.raises(ValueError, match="OPTLIB_NUM_THREADS") as err:
+        threads.optimizer_threads()
+    assert repr(bad) in str(err.value)
+
+
+def test_set_optimizer_threads_sets_and_resets(fresh_optimizer_threads, monkeypatch):
+    monkeypatch.setenv("OPTLIB_NUM_THREADS", "4")
+    threads.set_optimizer_threads(1)
+    assert threads.optimizer_threads() == 1
+    threads.set_optimizer_threads(None)
+    assert threads.optimizer_threads() == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_optimizer_threads_rejects_bad_counts_by_name(fresh_optimizer_threads, bad):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        threads.set_optimizer_threads(bad)
+
+
+@pytest.mark.parametrize("every_thread", [False, True])
+@pytest.mark.parametrize("n", [1, 2, 3, 8])
+def test_share_work_does_every_item_once(n, every_thread):
+    import threading
+    done, ran_on = [], set()
+
+    def fn(item):
+        done.append(item)
+        ran_on.add(threading.get_ident())
+
+    threads.share_work(list(range(50)), fn, n, every_thread=every_thread)
+    assert sorted(done) == list(range(50))
+    if every_thread:
+        assert len(ran_on) == n            # dealt out: every thread took some
+    else:
+        assert 1 <= len(ran_on) <= n
+
+
+@pytest.mark.parametrize("every_thread", [False, True])
+def test_share_work_raises_a_workers_exception_after_all_threads_stop(every_thread):
+    import threading
+    import time
+    running = []
+    lock = threading.Lock()
+
+    def fn(item):
+        with lock:
+            running.append(1)
+        try:
+            if item == 7:
+                raise KeyError("item 7 failed")
+            time.sleep(0.001)
+        finally:
+            with lock:
+                running.pop()
+
+    with pytest.raises(KeyError, match="item 7 failed"):
+        threads.share_work(list(range(40)), fn, 3, every_thread=every_thread)
+    assert running == []                   # nothing still running when the caller sees it
+
+
+def test_share_work_handles_no_items():
+    threads.share_work([], lambda item: pytest.fail("called"), 4)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_optimizer_threads():
+    import threading
+    threads.share_work(list(range(8)), lambda item: None, 2, every_thread=True)  # parent's pool
+    pid = os.fork()
+    if pid == 0:                                    # child: would hang on the parent's dead threads
+        ran_on = set()
+        try:
+            threads.share_work(list(range(8)), lambda item: ran_on.add(threading.get_ident()),
+                               2, every_thread=True)
+            os._exit(0 if len(ran_on) == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    import signal
+    import time
+    deadline = time.monotonic() + 30
+    while True:                                     # a hung child fails the test, not the run
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung waiting for its parent's optimizer threads")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
