@@ -33,6 +33,7 @@ torch and numba are optional: their rows appear only when they are installed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import os
@@ -323,6 +324,20 @@ def machine_info() -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _library_threads(numba: Any, torch: Any, threads: int):
+    """numba's and torch's thread counts set to ``threads`` in the block, then restored."""
+    saved_numba = numba.get_num_threads() if numba is not None else None
+    try:
+        if numba is not None:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        with _TorchThreads(torch, threads) if torch is not None else contextlib.nullcontext():
+            yield
+    finally:
+        if numba is not None:
+            numba.set_num_threads(saved_numba)
+
+
 class _TorchThreads:
     """Set torch's intra-op threads for a block and restore them afterwards."""
 
@@ -516,18 +531,8 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     if numba is not None:
         # the first fused call compiles the kernel (or loads it from the disk cache)
         first_call = _timed(variants["optlib fused"])
-    saved_numba = numba.get_num_threads() if numba is not None else None
-    try:
-        if numba is not None:
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        if torch is not None:
-            with _TorchThreads(torch, threads):      # restores torch's setting afterwards
-                times = time_interleaved(variants, rounds=rounds, pause=pause)
-        else:
-            times = time_interleaved(variants, rounds=rounds, pause=pause)
-    finally:
-        if numba is not None:
-            numba.set_num_threads(saved_numba)
+    with _library_threads(numba, torch, threads):
+        times = time_interleaved(variants, rounds=rounds, pause=pause)
 
     rows = [Row(label, labels[label], times[label], words * 4 * n_params, "GB/s")
             for label in variants if "copy" not in label]
@@ -689,19 +694,8 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
     A = np.random.default_rng(1).random((matmul_n, matmul_n), dtype=np.float32)
     variants["float32 matmul"] = lambda: A @ A
 
-    saved_numba = numba.get_num_threads() if numba is not None else None
-    try:
-        if numba is not None:
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        with blas_threads(threads):
-            if torch is not None:
-                with _TorchThreads(torch, threads):
-                    times = time_interleaved(variants, rounds=rounds, pause=pause)
-            else:
-                times = time_interleaved(variants, rounds=rounds, pause=pause)
-    finally:
-        if numba is not None:
-            numba.set_num_threads(saved_numba)
+    with _library_threads(numba, torch, threads), blas_threads(threads):
+        times = time_interleaved(variants, rounds=rounds, pause=pause)
 
     flops = _mlp_flops(sizes, len(X))
     rows = [Row(label, str(threads), times[label], flops, "GFLOP/s")
