@@ -3,7 +3,7 @@ r"""Gradient-based optimizers with the update rules of ``torch.optim``.
 Every optimizer updates parameters **in place**::
 
     opt = Adam(lr=1e-3)
-    opt.step(params, grads)     # params: ndarray, dict or list/tuple of ndarrays
+    opt.step(params, grads)  # params: ndarray, dict or list/tuple of ndarrays
 
 Notation (the book uses the same symbols): :math:`x_t` parameters after
 :math:`t` updates, :math:`g_t` the gradient used by update :math:`t`
@@ -123,7 +123,7 @@ def _pair_leaves(params: Params, grads: Params) -> list[tuple[str, Array, Array]
     pairs = []
     for (name, p), (_, g) in zip(p_leaves, g_leaves):
         if isinstance(g, np.generic) and isinstance(p, np.ndarray) and p.ndim == 0:
-            g = np.asarray(g)    # arithmetic on a 0-d parameter yields a numpy scalar
+            g = np.asarray(g)  # arithmetic on a 0-d parameter yields a numpy scalar
         # the common case costs a few attribute reads; messages are built only on failure
         if not (isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable
                 and isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype):
@@ -301,7 +301,7 @@ class Optimizer:
         self.check_finite = bool(check_finite)
         self.fused = bool(fused)
         if self.fused:
-            from optlib import fused as _fused   # ImportError naming optlib[fast] without numba
+            from optlib import fused as _fused  # ImportError naming optlib[fast] without numba
             if not _fused.has_kernel(type(self)):
                 raise ValueError(
                     f"fused=True: {type(self).__name__} has no fused kernel (only the "
@@ -417,7 +417,7 @@ class Optimizer:
             if self.fused:
                 from optlib.fused import is_finite as fused_is_finite
 
-                def is_finite(g: Array) -> bool:       # compiled, all cores; numpy otherwise
+                def is_finite(g: Array) -> bool:  # compiled, all cores; numpy otherwise
                     verdict = fused_is_finite(g)
                     return _is_finite(g) if verdict is None else verdict
                 bad = next((name for name, _, g in pairs if not is_finite(g)), None)
@@ -468,7 +468,7 @@ class Optimizer:
             self._update_chunks(_chunks(leaves, 1), lr, t)
             return
         chunks = _chunks(leaves, THREAD_CHUNK_SCALE)
-        errors = np.geterr()    # numpy's error state is per thread: carry the caller's over
+        errors = np.geterr()  # numpy's error state is per thread: carry the caller's over
 
         def run(chunk: tuple) -> None:
             with np.errstate(**errors):
@@ -627,26 +627,26 @@ class SGD(Optimizer):
         return {"momentum_buffer": np.zeros_like(param)} if self._has_momentum() else {}
 
     def update(self, param, grad, state, lr, t):
-        g = self.decayed(grad, param, self.weight_decay)      # g_t + λ x_{t-1}
+        g = self.decayed(grad, param, self.weight_decay)  # g_t + λ x_{t-1}
         if self._has_momentum():
             b = state["momentum_buffer"]
             if t == 1:
-                b[...] = g                                     # b_1 = g_1
+                b[...] = g  # b_1 = g_1
             else:
-                b *= self.momentum                             # b_t = μ b_{t-1} + (1-τ) g_t
+                b *= self.momentum  # b_t = μ b_{t-1} + (1-τ) g_t
                 if _is_zero(self.dampening):
                     b += g
                 else:
                     b += np.multiply(g, 1.0 - self.dampening, out=self.scratch(param, 2))
             if self.nesterov:
                 d = np.multiply(b, self.momentum, out=self.scratch(param, 2))
-                d += g                                         # d_t = g_t + μ b_t
+                d += g  # d_t = g_t + μ b_t
             else:
                 d = b
         else:
             d = g
         step = np.multiply(d, lr, out=self.scratch(param, 0))
-        param -= step                                          # x_t = x_{t-1} - η d_t
+        param -= step  # x_t = x_{t-1} - η d_t
 
 
 class Momentum(SGD):
@@ -723,15 +723,15 @@ class Adagrad(Optimizer):
 
     def update(self, param, grad, state, lr, t):
         g = self.decayed(grad, param, self.weight_decay)
-        clr = lr / (1 + (t - 1) * self.lr_decay)               # η̃_t
+        clr = lr / (1 + (t - 1) * self.lr_decay)  # η̃_t
         s = state["sum"]
         sq = np.multiply(g, g, out=self.scratch(param, 0))
-        s += sq                                                # s_t = s_{t-1} + g_t²
+        s += sq  # s_t = s_{t-1} + g_t²
         denom = np.sqrt(s, out=self.scratch(param, 0))
-        denom += self.eps                                      # √s_t + ε
+        denom += self.eps  # √s_t + ε
         step = np.divide(g, denom, out=denom)
         step *= clr
-        param -= step                                          # x_t = x_{t-1} - η̃_t g_t/(√s_t + ε)
+        param -= step  # x_t = x_{t-1} - η̃_t g_t/(√s_t + ε)
 
 
 class RMSprop(Optimizer):
@@ -781,18 +781,18 @@ class RMSprop(Optimizer):
         v *= self.alpha
         sq = np.multiply(g, g, out=self.scratch(param, 0))
         sq *= 1.0 - self.alpha
-        v += sq                                                # v_t = α v_{t-1} + (1-α) g_t²
+        v += sq  # v_t = α v_{t-1} + (1-α) g_t²
         denom = self.scratch(param, 0)
         if self.centered:
             gbar = state["grad_avg"]
             gbar *= self.alpha
             gbar += np.multiply(g, 1.0 - self.alpha, out=denom)  # ḡ_t
             np.multiply(gbar, gbar, out=denom)
-            np.subtract(v, denom, out=denom)                   # ṽ_t = v_t - ḡ_t²
+            np.subtract(v, denom, out=denom)  # ṽ_t = v_t - ḡ_t²
             np.sqrt(denom, out=denom)
         else:
             np.sqrt(v, out=denom)
-        denom += self.eps                                      # √ṽ_t + ε
+        denom += self.eps  # √ṽ_t + ε
         if _is_zero(self.momentum):
             step = np.divide(g, denom, out=denom)
             step *= lr
@@ -800,7 +800,7 @@ class RMSprop(Optimizer):
         else:
             b = state["momentum_buffer"]
             b *= self.momentum
-            b += np.divide(g, denom, out=denom)                # b_t = μ b_{t-1} + g_t/(√ṽ_t+ε)
+            b += np.divide(g, denom, out=denom)  # b_t = μ b_{t-1} + g_t/(√ṽ_t+ε)
             param -= np.multiply(b, lr, out=denom)
 
 
@@ -843,19 +843,19 @@ class Adadelta(Optimizer):
         v *= self.rho
         sq = np.multiply(g, g, out=self.scratch(param, 0))
         sq *= 1.0 - self.rho
-        v += sq                                                # v_t = ρ v_{t-1} + (1-ρ) g_t²
+        v += sq  # v_t = ρ v_{t-1} + (1-ρ) g_t²
         std = np.add(v, self.eps, out=self.scratch(param, 0))
-        np.sqrt(std, out=std)                                  # √(v_t + ε)
+        np.sqrt(std, out=std)  # √(v_t + ε)
         delta = np.add(u, self.eps, out=self.scratch(param, 2))
-        np.sqrt(delta, out=delta)                              # √(u_{t-1} + ε)
+        np.sqrt(delta, out=delta)  # √(u_{t-1} + ε)
         delta /= std
-        delta *= g                                             # Δ_t
+        delta *= g  # Δ_t
         u *= self.rho
         sq = np.multiply(delta, delta, out=std)
         sq *= 1.0 - self.rho
-        u += sq                                                # u_t = ρ u_{t-1} + (1-ρ) Δ_t²
+        u += sq  # u_t = ρ u_{t-1} + (1-ρ) Δ_t²
         delta *= lr
-        param -= delta                                         # x_t = x_{t-1} - η Δ_t
+        param -= delta  # x_t = x_{t-1} - η Δ_t
 
 
 # ----------------------------------------------------------------------------
@@ -915,11 +915,11 @@ class Adam(Optimizer):
         buf = self.scratch(param, 0)
         np.subtract(g, m, out=buf)
         buf *= 1.0 - self.beta1
-        m += buf                                               # m_t = β1 m_{t-1} + (1-β1) g_t
+        m += buf  # m_t = β1 m_{t-1} + (1-β1) g_t
         v *= self.beta2
         np.multiply(g, g, out=buf)
         buf *= 1.0 - self.beta2
-        v += buf                                               # v_t = β2 v_{t-1} + (1-β2) g_t²
+        v += buf  # v_t = β2 v_{t-1} + (1-β2) g_t²
         if self.amsgrad:
             v_hat = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         else:
@@ -929,10 +929,10 @@ class Adam(Optimizer):
         # m_t / (√v̂_t/c + ε) = c m_t / (√v̂_t + c ε) with c = √(1-β2^t): the same
         # quotient without a pass that divides every element by c
         denom = np.sqrt(v_hat, out=buf)
-        denom += self.eps * bias_correction2_sqrt              # √v̂_t + ε √(1-β2^t)
+        denom += self.eps * bias_correction2_sqrt  # √v̂_t + ε √(1-β2^t)
         step = np.divide(m, denom, out=buf)
         step *= lr * bias_correction2_sqrt / bias_correction1
-        param -= step                                          # x_t = x_{t-1} - η/(1-β1^t) · m_t/(√v̂_t/√(1-β2^t) + ε)
+        param -= step  # x_t = x_{t-1} - η/(1-β1^t) · m_t/(√v̂_t/√(1-β2^t) + ε)
 
 
 class AMSGrad(Adam):
@@ -974,11 +974,11 @@ class AdamW(Adam):
 
     def update(self, param, grad, state, lr, t):
         if not _is_zero(self.weight_decay):
-            param *= 1.0 - lr * self.weight_decay              # x ← (1 - ηλ) x
+            param *= 1.0 - lr * self.weight_decay  # x ← (1 - ηλ) x
         super().update(param, grad, state, lr, t)
 
     def _gradient(self, param, grad):
-        return grad                                            # decay is not in the gradient
+        return grad  # decay is not in the gradient
 
 
 class Yogi(Optimizer):
@@ -1026,16 +1026,16 @@ class Yogi(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         buf, sq = self.scratch(param, 0), self.scratch(param, 1)
         m *= self.beta1
-        m += np.multiply(grad, 1.0 - self.beta1, out=buf)      # m_t = β1 m_{t-1} + (1-β1) g_t
-        np.multiply(grad, grad, out=sq)                        # g_t²
+        m += np.multiply(grad, 1.0 - self.beta1, out=buf)  # m_t = β1 m_{t-1} + (1-β1) g_t
+        np.multiply(grad, grad, out=sq)  # g_t²
         np.subtract(v, sq, out=buf)
         np.sign(buf, out=buf)
         buf *= sq
         buf *= 1.0 - self.beta2
-        v -= buf                                               # v_t = v_{t-1} - (1-β2) sign(v_{t-1}-g_t²) g_t²
+        v -= buf  # v_t = v_{t-1} - (1-β2) sign(v_{t-1}-g_t²) g_t²
         denom = np.divide(v, 1.0 - self.beta2 ** t, out=buf)
         np.sqrt(denom, out=denom)
-        denom += self.eps                                      # √(v_t/(1-β2^t)) + ε
+        denom += self.eps  # √(v_t/(1-β2^t)) + ε
         step = np.divide(m, denom, out=denom)
         step *= lr / (1.0 - self.beta1 ** t)
         param -= step
