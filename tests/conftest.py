@@ -1,10 +1,19 @@
 """Shared fixtures: the optional torch oracle and the data folder."""
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def python_stdout(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (a clean ``sys.modules``); its stdout, stripped."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
 
 
 @pytest.fixture(scope="session")

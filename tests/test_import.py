@@ -1,6 +1,5 @@
 """``import optlib`` needs numpy alone: the optional packages load only when used."""
-import subprocess
-import sys
+from conftest import python_stdout
 
 OPTIONAL = ("matplotlib", "ipywidgets", "tqdm", "numba", "threadpoolctl", "torch", "IPython")
 
@@ -11,8 +10,7 @@ def test_import_optlib_loads_no_optional_package():
         f"loaded = sorted(m for m in {OPTIONAL!r} if m in sys.modules)\n"
         "print(','.join(loaded))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert python_stdout(code) == ""
 
 
 def test_public_names_are_exported():

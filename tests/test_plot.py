@@ -1,6 +1,5 @@
 """optlib.plot on the Agg backend: what each function draws, and the lazy import."""
 import io
-import subprocess
 import sys
 
 import numpy as np
@@ -9,6 +8,8 @@ import pytest
 import optlib
 from optlib import surfaces as S
 from optlib.surfaces import trajectory
+
+from conftest import python_stdout
 
 matplotlib = pytest.importorskip("matplotlib")
 from optlib import plot as P  # noqa: E402
@@ -312,6 +313,4 @@ def test_missing_matplotlib_names_the_package_and_the_extra(monkeypatch, call):
 def test_optlib_imports_without_matplotlib():
     code = ("import sys; sys.modules['matplotlib'] = None; "
             "import optlib, optlib.surfaces, optlib.plot; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert python_stdout(code) == "ok"

@@ -1,5 +1,4 @@
 """optlib.widgets: build the explorer, drive its controls from code, check the paths."""
-import subprocess
 import sys
 import warnings
 
@@ -8,6 +7,8 @@ import pytest
 
 import optlib
 from optlib import surfaces as S
+
+from conftest import python_stdout
 from optlib.surfaces import trajectory
 
 pytest.importorskip("ipywidgets")
@@ -152,6 +153,4 @@ def test_missing_ipywidgets_names_the_package_and_the_extra(monkeypatch):
 def test_optlib_widgets_imports_without_ipywidgets():
     code = ("import sys; sys.modules['ipywidgets'] = None; sys.modules['matplotlib'] = None; "
             "import optlib.widgets; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert python_stdout(code) == "ok"
