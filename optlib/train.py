@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from optlib.data import minibatches
+from optlib.nn import EVAL_BATCH  # rows per forward pass of model.evaluate
 from optlib.optimizers import DivergenceError
 from optlib.threads import blas_threads, resolve_threads
 
@@ -50,9 +51,6 @@ __all__ = ["History", "Checkpoint", "fit", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "optlib-checkpoint-1"
 
-#: Rows per forward pass of ``model.evaluate`` (``optlib.nn.EVAL_BATCH``): sizes
-#: the BLAS threads of the per-epoch evaluation.
-_EVAL_ROWS = 8192
 
 # ----------------------------------------------------------------------------
 # History
@@ -346,7 +344,7 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
             f"{len(X)} training rows; lower batch_size or set drop_last=False"
         )
     train_threads = resolve_threads(threads, model, batch_size)   # checks `threads` early
-    eval_threads = resolve_threads(threads, model, _EVAL_ROWS)
+    eval_threads = resolve_threads(threads, model, EVAL_BATCH)
     settings = {"seed": seed, "batch_size": batch_size, "shuffle": bool(shuffle),
                 "drop_last": bool(drop_last), "l2": float(l2)}
 
