@@ -412,8 +412,7 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
                    torch_variants: bool | None = None, pause: float = 0.02) -> Section:
     """One optimizer step on ``n_params`` float32 parameters in ``n_arrays`` arrays.
 
-    Rows: the naive numpy style (reference), optlib (numpy, ``threads``
-    optimizer threads, and on one thread),
+    Rows: the naive numpy style (reference), optlib (numpy, one thread),
     optlib ``fused=True`` (numba, ``threads`` threads; when numba is
     installed), ``torch.optim`` with ``foreach=True`` and with ``fused=True``
     (``threads`` threads; when torch is installed and has the kernel).
@@ -432,7 +431,7 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
         Include those rows (default: when the library is installed).
     """
     import optlib
-    from optlib.threads import available_cores, optimizer_threads, set_optimizer_threads
+    from optlib.threads import available_cores
 
     if name not in OPTIMIZERS:
         raise ValueError(f"name must be one of {sorted(OPTIMIZERS)}, got {name!r}")
@@ -456,28 +455,9 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     variants["naive numpy"] = lambda: naive(p_naive, grads, naive_state)
     labels["naive numpy"] = "1"
 
-    def on_optimizer_threads(n, fn):
-        # optlib's numpy path shares large leaves among optimizer threads
-        # (optlib.threads.set_optimizer_threads); restore the setting after each call
-        def call():
-            saved = optimizer_threads()
-            set_optimizer_threads(n)
-            try:
-                return fn()
-            finally:
-                set_optimizer_threads(saved)
-        return call
-
-    # "optlib" is the default, one optimizer thread; the threaded row shows
-    # what optlib.threads.set_optimizer_threads(threads) buys on this machine.
     p_opt, opt = fresh(), getattr(optlib, cls_name)(**kwargs)
-    variants["optlib"] = on_optimizer_threads(1, lambda: opt.step(p_opt, grads))
+    variants["optlib"] = lambda: opt.step(p_opt, grads)
     labels["optlib"] = "1"
-    if threads > 1:
-        p_optn, optn = fresh(), getattr(optlib, cls_name)(**kwargs)
-        variants[f"optlib {threads}t"] = on_optimizer_threads(
-            threads, lambda: optn.step(p_optn, grads))
-        labels[f"optlib {threads}t"] = str(threads)
 
     if numba is not None:
         p_fused, opt_fused = fresh(), getattr(optlib, cls_name)(**kwargs, fused=True)
@@ -549,8 +529,7 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
                      "for NaN/inf before the update (torch makes none).")
     if torch is not None:
         notes.append("torch runs in this process; 'Nt' rows ran with torch.set_num_threads(N). "
-                     f"optlib's numpy code ran on one thread (the default; 'optlib {threads}t': "
-                     f"on {threads} optimizer threads), its fused kernels on {threads}.")
+                     f"optlib's numpy code ran on one thread, its fused kernels on {threads}.")
     refs = [r for r in ("naive numpy", "torch foreach 1t", f"torch fused {threads}t")
             if r in variants]
     return Section(f"{name} step: {n_params:,} float32 parameters in {n_arrays} arrays",

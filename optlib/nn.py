@@ -114,6 +114,23 @@ def _chunks(n: int, size: int):
         yield slice(start, min(start + size, n))
 
 
+def _flat_views(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> dict[str, np.ndarray]:
+    """Uninitialised arrays of these shapes, views of one flat buffer in this order.
+
+    An optimizer updates leaves that lie side by side in one buffer as a
+    single array (see :class:`optlib.optimizers.Optimizer`), so a model whose
+    parameters and gradients are laid out this way is updated with a dozen
+    numpy calls instead of a dozen per array.
+    """
+    flat = np.empty(sum(int(np.prod(shape)) for shape in shapes.values()), dtype=dtype)
+    views, start = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        views[name] = flat[start:start + size].reshape(shape)
+        start += size
+    return views
+
+
 # ----------------------------------------------------------------------------
 # softmax cross-entropy
 # ----------------------------------------------------------------------------
@@ -254,6 +271,11 @@ class MLP:
     ----------
     params : dict of ndarray
         ``W1, b1, W2, b2, ...``; ``W_l`` has shape ``(sizes[l-1], sizes[l])``.
+        They are views of one flat buffer, in this order, and so are the
+        gradients of :meth:`loss_and_grad` (of a new buffer on each call):
+        an optimizer then updates the whole model as one array. Assign
+        values in place (``params["W1"][...] = W``) to keep that layout;
+        replacing an array works too, but is updated leaf by leaf.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", init: str = "he",
@@ -298,9 +320,13 @@ class MLP:
                 W = rng.uniform(-bound, bound, size=(fan_in, fan_out))
             else:
                 W = np.zeros((fan_in, fan_out))
-            params[f"W{l}"] = W.astype(self.dtype)
-            params[f"b{l}"] = np.zeros(fan_out, dtype=self.dtype)
-        return params
+            params[f"W{l}"] = W
+            params[f"b{l}"] = np.zeros(fan_out)
+        # one flat buffer holds every parameter (see _flat_views)
+        flat = _flat_views({name: p.shape for name, p in params.items()}, self.dtype)
+        for name, p in params.items():
+            flat[name][...] = p
+        return flat
 
     @property
     def n_layers(self) -> int:
@@ -360,19 +386,19 @@ class MLP:
         y = _check_labels(y, X.shape[0], self.sizes[-1])
         activations = self._forward(X)
         loss, delta = _softmax_cross_entropy(activations[-1], y, grad=True)
-        grads: Grads = {}
+        # a new flat buffer on every call, laid out like the parameters
+        grads = _flat_views({name: p.shape for name, p in self.params.items()}, self.dtype)
         for l in range(self.n_layers, 0, -1):
             W = self.params[f"W{l}"]
-            grad_W = activations[l - 1].T @ delta                  # A_{l-1}^T Δ_l
+            grad_W = np.matmul(activations[l - 1].T, delta, out=grads[f"W{l}"])  # A_{l-1}^T Δ_l
             if l2:
                 grad_W += l2 * W
                 loss += 0.5 * l2 * float(np.vdot(W, W))
-            grads[f"b{l}"] = delta.sum(axis=0)                      # 1^T Δ_l
-            grads[f"W{l}"] = grad_W
+            np.sum(delta, axis=0, out=grads[f"b{l}"])               # 1^T Δ_l
             if l > 1:
                 delta = delta @ W.T                                 # Δ_l W_l^T ...
                 _backprop_activation(self.activation, delta, activations[l - 1])  # ... ⊙ σ'
-        return loss, {name: grads[name] for name in self.params}
+        return loss, grads
 
     # -- forward-only -----------------------------------------------------
 

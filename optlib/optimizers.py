@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
@@ -45,22 +44,6 @@ __all__ = [
 #: spread the Python overhead of an update (a microsecond per numpy call)
 #: over more elements.
 CHUNK_ELEMENTS = 1 << 15
-
-#: A step spreads the chunks of its large leaves over the optimizer threads
-#: (:func:`optlib.threads.optimizer_threads`) only when each thread gets at
-#: least this many: handing work to a thread costs tens of microseconds,
-#: a chunk a few.
-MIN_CHUNKS_PER_THREAD = 4
-
-#: Chunks handed to threads are this many times CHUNK_ELEMENTS: after every
-#: numpy call a thread must take the interpreter lock back from the other
-#: one, and each hand-over costs microseconds, so fewer, larger calls waste
-#: less time waiting for it. Measured on 2 cores (10M float32 parameters,
-#: Adam): 2 threads took 1.7x the time of one with scale 1, 1.1x with 2,
-#: and 0.85x with 4 or 8 (8 slightly ahead), 0.9x with 16 (the chunks no
-#: longer fit the cache).
-THREAD_CHUNK_SCALE = 8
-
 
 class DivergenceError(FloatingPointError):
     """A gradient held NaN or inf; nothing was changed."""
@@ -180,42 +163,88 @@ def _pieces_finite(flat: Array, starts: range) -> bool:
     return True
 
 
-def _first_non_finite(pairs: list[tuple[str, Array, Array]]) -> str | None:
+def _first_non_finite(units: list["_Unit"],
+                      compiled: Callable[[Array], bool | None] | None = None) -> str | None:
     """Name of the first leaf whose gradient holds NaN or inf, or None.
 
-    The pieces of large contiguous gradients are shared among the optimizer
-    threads (see :func:`_update_in_chunks`); the verdict is the same.
+    A coalesced unit is checked as one array; only if it fails are its
+    leaves checked one by one, to name the culprit. ``compiled`` is
+    :func:`optlib.fused.is_finite` (None where it does not apply).
     """
-    big = [(name, g.reshape(-1)) for name, _, g in pairs
-           if g.size > _CHECK_PIECE and g.flags.c_contiguous]
-    pieces = sum(-(-g.size // _CHECK_PIECE) for _, g in big)
-    workers = _workers_for(pieces)
-    if workers <= 1:
-        return next((name for name, _, g in pairs if not _is_finite(g)), None)
-    bad: set[str] = set()
-    jobs = [(name, g, start) for name, g in big for start in range(0, g.size, _CHECK_PIECE)]
+    def finite(g: Array) -> bool:
+        verdict = None if compiled is None else compiled(g)
+        return _is_finite(g) if verdict is None else verdict
 
-    def check(job: tuple[str, Array, int]) -> None:
-        name, g, start = job
-        if name not in bad and not _pieces_finite(g, range(start, start + 1)):
-            bad.add(name)
-
-    from optlib.threads import share_work
-    share_work(jobs, check, workers)
-    checked = {name for name, _ in big}
-
-    def finite(name: str, g: Array) -> bool:
-        return name not in bad if name in checked else _is_finite(g)
-
-    return next((name for name, _, g in pairs if not finite(name, g)), None)
+    for unit in units:
+        if not finite(unit.g):
+            return next(name for name, _, g in unit.leaves if not finite(g))
+    return None
 
 
-def _workers_for(pieces: int) -> int:
-    """Threads for ``pieces`` units of work: at most the optimizer threads, each with enough."""
-    if pieces < 2 * MIN_CHUNKS_PER_THREAD:
-        return 1
-    from optlib.threads import optimizer_threads
-    return max(1, min(optimizer_threads(), pieces // MIN_CHUNKS_PER_THREAD))
+class _Unit(NamedTuple):
+    """What one update call handles: a leaf, or adjacent leaves of one buffer."""
+
+    leaves: list[tuple[str, Array, Array]]   # (name, param, grad) of each leaf
+    p: Array                                 # the leaf's param, or a 1-D view spanning the leaves
+    g: Array
+
+
+def _single_units(pairs: list[tuple[str, Array, Array]]) -> list[_Unit]:
+    return [_Unit([pair], pair[1], pair[2]) for pair in pairs]
+
+
+def _runs(arrays: list[Array]) -> list[tuple[int, int, Array | None]]:
+    """Split ``arrays`` into runs that tile one buffer, in order: ``(start, stop, span)``.
+
+    ``span`` is the 1-D view of the buffer covering ``arrays[start:stop]``
+    (None for a run of one array). Only contiguous views of one C-contiguous
+    base, of its dtype, qualify; their addresses (a microsecond each to
+    read) are looked at only when everything else fits.
+    """
+    address: dict[int, int] = {}
+
+    def start_of(i: int) -> int:
+        if i not in address:
+            address[i] = arrays[i].ctypes.data
+        return address[i]
+
+    def continues(i: int) -> bool:          # arrays[i] starts where arrays[i - 1] ends
+        a, b = arrays[i - 1], arrays[i]
+        root = a.base
+        return (isinstance(root, np.ndarray) and b.base is root and root.flags.c_contiguous
+                and a.dtype == b.dtype == root.dtype
+                and a.flags.c_contiguous and b.flags.c_contiguous
+                and start_of(i) == start_of(i - 1) + a.nbytes)
+
+    runs, first = [], 0
+    for i in range(1, len(arrays) + 1):
+        if i < len(arrays) and continues(i):
+            continue
+        span = None
+        if i - first > 1:
+            root = arrays[first].base
+            offset = (start_of(first) - root.ctypes.data) // root.itemsize
+            span = root.reshape(-1)[offset:offset + sum(a.size for a in arrays[first:i])]
+        runs.append((first, i, span))
+        first = i
+    return runs
+
+
+def _units(pairs: list[tuple[str, Array, Array]],
+           p_runs: list[tuple[int, int, Array | None]]) -> list[_Unit]:
+    """Leaves whose params (``p_runs``, from :func:`_runs`) and grads tile one buffer each."""
+    units: list[_Unit] = []
+    for start, stop, p_span in p_runs:
+        if p_span is None:
+            units += _single_units(pairs[start:stop])
+            continue
+        run = pairs[start:stop]
+        g_runs = _runs([g for _, _, g in run])
+        if len(g_runs) == 1 and p_span.flags.writeable:
+            units.append(_Unit(run, p_span, g_runs[0][2]))
+        else:           # the grads are laid out otherwise: leaf by leaf
+            units += _single_units(run)
+    return units
 
 
 #: Elements per piece of the finiteness check of a large gradient.
@@ -282,17 +311,14 @@ class Optimizer:
     Subclasses call ``self._hyper(name, value, ...)`` for each hyperparameter
     and implement :meth:`init_state` and :meth:`update`.
 
-    Large contiguous leaves are updated in chunks of about
-    :data:`CHUNK_ELEMENTS` elements; when a step has at least
-    ``2 * MIN_CHUNKS_PER_THREAD`` chunks they are shared among
-    :func:`optlib.threads.optimizer_threads` threads (one by default;
-    ``optlib.threads.set_optimizer_threads(n)`` or the environment variable
-    ``OPTLIB_NUM_THREADS`` change it). numpy releases the interpreter lock
-    inside each operation, so the threads run on different cores. Every
-    element goes through the same operations on any thread, so the results
-    do not depend on the thread count; each thread has its own chunk-sized
-    scratch buffers. Two threads gain little on an idle 2-core machine and
-    can lose on a busy one, hence the default of one.
+    Leaves whose parameters lie side by side in one buffer, in the order of
+    ``params``, and whose gradients do too, are updated as one array (the
+    models of :mod:`optlib.nn` keep them so): the update is element-wise, so
+    the result is the same, and a step costs a dozen numpy calls instead of
+    a dozen per leaf. Their state arrays are then views of one buffer too.
+    Large contiguous arrays are updated in chunks of about
+    :data:`CHUNK_ELEMENTS` elements, each small enough for the update's
+    several passes to find it in the cache. Both run on the calling thread.
     """
 
     def __init__(self, lr: LearningRate, *, check_finite: bool = True,
@@ -309,7 +335,9 @@ class Optimizer:
                 )
         self.state: dict[str, dict[str, Array]] = {}
         self._hypers: dict[str, Any] = {}
-        self._scratch_pool: dict[tuple[int, int, np.dtype], Array] = {}
+        self._scratch_pool: dict[tuple[int, np.dtype], Array] = {}
+        self._flat_state: dict[tuple[str, ...], dict[str, Array]] = {}
+        self._layout: tuple[list[Array], list[tuple[int, int, Array | None]]] = ([], [])
         if callable(lr):
             self.lr = lr
         else:
@@ -343,12 +371,11 @@ class Optimizer:
     def scratch(self, like: Array, slot: int = 0) -> Array:
         """A reusable uninitialised buffer shaped like ``like``.
 
-        One buffer per thread, slot and dtype, grown to the largest leaf or
-        chunk and reused across leaves and steps, so an update allocates
-        nothing proportional to the number of parameters. Each optimizer
-        thread has its own buffers (chunk-sized), so threads never share one.
+        One buffer per slot and dtype, grown to the largest leaf or chunk and
+        reused across leaves and steps, so an update allocates nothing
+        proportional to the number of parameters.
         """
-        key = (threading.get_ident(), slot, like.dtype)
+        key = (slot, like.dtype)
         buf = self._scratch_pool.get(key)
         if buf is None or buf.size < like.size:
             buf = np.empty(like.size, dtype=like.dtype)
@@ -413,16 +440,13 @@ class Optimizer:
                         f"{hname} of shape {h.shape} does not broadcast against "
                         f"params {_leaf_label(name)} of shape {p.shape}"
                     )
+        # Leaves lying side by side in one buffer (optlib.nn models keep
+        # their parameters and gradients that way) are checked and updated
+        # as one array: a dozen numpy calls for the whole model instead of a
+        # dozen per leaf. Array-valued hyperparameters broadcast leaf by leaf.
+        units = _single_units(pairs) if array_hypers else _units(pairs, self._param_runs(pairs))
         if self.check_finite:
-            if self.fused:
-                from optlib.fused import is_finite as fused_is_finite
-
-                def is_finite(g: Array) -> bool:  # compiled, all cores; numpy otherwise
-                    verdict = fused_is_finite(g)
-                    return _is_finite(g) if verdict is None else verdict
-                bad = next((name for name, _, g in pairs if not is_finite(g)), None)
-            else:
-                bad = _first_non_finite(pairs)
+            bad = _first_non_finite(units, self._fused.is_finite if self.fused else None)
             if bad is not None:
                 raise DivergenceError(
                     f"gradient of {_leaf_label(bad)} holds NaN or inf at update "
@@ -430,61 +454,79 @@ class Optimizer:
                     "or pass check_finite=False to let non-finite values through"
                 )
         t = self.t + 1
-        chunkable = not array_hypers
-        fused_update = None
-        if self.fused:
-            from optlib.fused import update as fused_update
+        fused_update = self._fused.update if self.fused else None
         # With check_finite=False a non-finite value is data (a diverging
         # trajectory), so inf - inf and inf / inf inside the update stay quiet.
         quiet = (contextlib.nullcontext() if self.check_finite
                  else np.errstate(over="ignore", invalid="ignore", divide="ignore"))
         with quiet:
-            large = []
-            for name, p, g in pairs:
-                state = self.state.get(name)
-                if state is None:
-                    state = self.state[name] = self.init_state(p)
+            for unit in units:
+                p, g, state = unit.p, unit.g, self._unit_state(unit)
                 if fused_update is not None:
                     fused_update(self, p, g, state, lr, t)
-                elif chunkable and p.size > _chunk_elements(p) and _all_contiguous(p, g, state):
-                    large.append((p, g, state))
+                elif not array_hypers and p.size > _chunk_elements(p) and _all_contiguous(p, g, state):
+                    self._update_in_chunks(p, g, state, lr, t)
                 else:
                     self.update(p, g, state, lr, t)
-            if large:
-                self._update_in_chunks(large, lr, t)
         self.t = t
 
-    def _update_in_chunks(self, leaves: list[tuple[Array, Array, dict[str, Array]]],
+    def _param_runs(self, pairs: list[tuple[str, Array, Array]]) -> list[tuple[int, int, Array | None]]:
+        # The same parameter arrays usually come back step after step: keep
+        # them (an array's buffer and place in it never change) with the answer.
+        params = [p for _, p, _ in pairs]
+        cached, runs = self._layout
+        if len(cached) != len(params) or any(a is not b for a, b in zip(cached, params)):
+            runs = _runs(params)
+            self._layout = (params, runs)
+        return runs
+
+    @property
+    def _fused(self) -> Any:
+        from optlib import fused     # imported by __init__ already when self.fused
+        return fused
+
+    def _unit_state(self, unit: "_Unit") -> dict[str, Array]:
+        """The state arrays of a unit, created on its first step.
+
+        A coalesced unit's state lives in flat arrays of which each leaf's
+        state is a view, so ``self.state`` stays per leaf. State made leaf by
+        leaf (by :meth:`load_state_dict`) is copied into flat arrays once.
+        """
+        if len(unit.leaves) == 1:
+            name, p, _ = unit.leaves[0]
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = self.init_state(p)
+            return state
+        names = tuple(name for name, _, _ in unit.leaves)
+        flat = self._flat_state.get(names)
+        if flat is not None and all(
+                v.size == unit.p.size and all(self.state[name][k].base is v for name in names)
+                for k, v in flat.items()):
+            return flat
+        leaf_states = [self.state.get(name) for name in names]
+        if any(leaf_state is None for leaf_state in leaf_states):
+            flat = self.init_state(unit.p)
+        else:
+            flat = {k: np.concatenate([leaf_state[k].reshape(-1) for leaf_state in leaf_states])
+                    for k in leaf_states[0]}
+        start = 0
+        for name, p, _ in unit.leaves:
+            self.state[name] = {k: v[start:start + p.size].reshape(p.shape) for k, v in flat.items()}
+            start += p.size
+        self._flat_state[names] = flat
+        return flat
+
+    def _update_in_chunks(self, p: Array, g: Array, state: dict[str, Array],
                           lr: Any, t: int) -> None:
         # Elementwise updates commute with slicing: run the same update on
-        # cache-sized pieces of the flattened arrays. numpy releases the
-        # interpreter lock inside each operation, so pieces handed to other
-        # threads run on other cores; every element still goes through the
-        # same operations, so the result does not depend on the thread count.
-        threaded_chunks = sum(-(-p.size // (_chunk_elements(p) * THREAD_CHUNK_SCALE))
-                              for p, _, _ in leaves)
-        workers = _workers_for(threaded_chunks)
-        if workers <= 1:
-            self._update_chunks(_chunks(leaves, 1), lr, t)
-            return
-        chunks = _chunks(leaves, THREAD_CHUNK_SCALE)
-        errors = np.geterr()  # numpy's error state is per thread: carry the caller's over
-
-        def run(chunk: tuple) -> None:
-            with np.errstate(**errors):
-                self._update_chunks([chunk], lr, t)
-
-        # The first threaded steps deal the chunks out, largest first, so that
-        # every thread creates its full-size scratch buffers then, not in some
-        # later step.
-        first = len({thread for thread, _, _ in self._scratch_pool}) < workers
-        if first:
-            chunks.sort(key=lambda chunk: chunk[0][chunk[3]].size, reverse=True)
-        from optlib.threads import share_work
-        share_work(chunks, run, workers, every_thread=first)
-
-    def _update_chunks(self, chunks: list, lr: Any, t: int) -> None:
-        for flat_p, flat_g, flat_state, piece in chunks:
+        # cache-sized pieces of the flattened arrays, so that the update's
+        # several numpy passes over a piece find it in the cache.
+        flat_p, flat_g = p.reshape(-1), g.reshape(-1)
+        flat_state = {k: v.reshape(-1) for k, v in state.items()}
+        size = _chunk_elements(p)
+        for start in range(0, flat_p.size, size):
+            piece = slice(start, start + size)
             self.update(flat_p[piece], flat_g[piece],
                         {k: v[piece] for k, v in flat_state.items()}, lr, t)
 
@@ -531,6 +573,7 @@ class Optimizer:
                 )
             new_state[leaf] = {k: np.array(v, copy=True) for k, v in s.items()}
         self.state = new_state
+        self._flat_state = {}
         self.t = int(t)
 
     def _state_names(self) -> list[str]:
@@ -556,18 +599,6 @@ def _chunk_elements(p: Array) -> int:
     # CHUNK_ELEMENTS counts float32 elements: wider dtypes get fewer per
     # chunk, so that a chunk's arrays take the same bytes of cache.
     return max(1, CHUNK_ELEMENTS * 4 // p.itemsize)
-
-
-def _chunks(leaves: list[tuple[Array, Array, dict[str, Array]]], scale: int) -> list:
-    """(flat param, flat grad, flat state, slice) for each chunk of ``scale`` chunk sizes."""
-    chunks = []
-    for p, g, state in leaves:
-        flat_p, flat_g = p.reshape(-1), g.reshape(-1)
-        flat_state = {k: v.reshape(-1) for k, v in state.items()}
-        size = _chunk_elements(p) * scale
-        chunks += [(flat_p, flat_g, flat_state, slice(start, start + size))
-                   for start in range(0, flat_p.size, size)]
-    return chunks
 
 
 def _all_contiguous(p: Array, g: Array, state: dict[str, Array]) -> bool:

@@ -40,33 +40,22 @@ Environment variables such as ``OMP_NUM_THREADS`` or
 ``OPENBLAS_NUM_THREADS`` also work, but only if set before numpy is
 imported; this module changes the limit at run time.
 
-The optimizers' own threads are a separate setting. numpy's element-wise
-operations run on one core, but they release the interpreter lock, so an
-optimizer can split the pieces of a large leaf over a small pool of threads
-and run the update at the memory bandwidth of several cores instead of one.
-The default is one thread: on an idle 2-core machine two threads made a
-10-million-parameter Adam step only 1.2 to 1.4 times faster, and on a busy one
-they were slower than one, because every numpy call must take the
-interpreter lock back from the other thread. :func:`optimizer_threads` is
-the count, :func:`set_optimizer_threads` changes it for the process, and the
-environment variable ``OPTLIB_NUM_THREADS`` sets the starting value::
-
-    from optlib.threads import available_cores, set_optimizer_threads
-    set_optimizer_threads(available_cores())   # large leaves on every core
-
-The results do not depend on the count: each element is updated by the same
-operations whichever thread runs them.
+The optimizers' element-wise updates run on the calling thread only.
+numpy releases the interpreter lock inside each operation, so splitting a
+large leaf over threads looks attractive, but every numpy call must take
+the lock back, and an update is a dozen calls per cache-sized piece. On
+two cores, two threads sharing the pieces of an Adam update were no faster
+than one, and up to 1.5 times slower when the pieces sat in the cache: the
+threads spent the time waiting for each other's lock. The compiled kernels
+of :mod:`optlib.fused` are the way to use every core for an update.
 """
 from __future__ import annotations
 
 import contextlib
-import itertools
 import numbers
 import os
-import queue
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -74,7 +63,6 @@ import numpy as np
 __all__ = [
     "FLOPS_PER_THREAD", "available_cores", "threads_for_flops", "threads_for_model",
     "resolve_threads", "blas_threads", "blas_info",
-    "optimizer_threads", "set_optimizer_threads", "share_work",
 ]
 
 #: Floating-point operations of one matrix product per BLAS thread: products
@@ -254,168 +242,3 @@ def blas_info() -> list[dict[str, Any]]:
         return []
     return [dict(entry) for entry in threadpoolctl.threadpool_info()
             if entry.get("user_api") == "blas"]
-
-
-# ----------------------------------------------------------------------------
-# the optimizers' thread pool
-# ----------------------------------------------------------------------------
-
-_optimizer_threads: int | None = None     # None: not chosen yet (env var or 1)
-_workers: list["_Worker"] = []
-_workers_lock = threading.Lock()
-
-
-def optimizer_threads() -> int:
-    """Threads an optimizer step may use for large leaves (1: the calling thread only).
-
-    The value set by :func:`set_optimizer_threads`; before any call, the
-    environment variable ``OPTLIB_NUM_THREADS`` if it is set, otherwise 1
-    (see the module notes for why).
-    """
-    global _optimizer_threads
-    if _optimizer_threads is None:
-        env = os.environ.get("OPTLIB_NUM_THREADS", "").strip()
-        if env:
-            try:
-                value = int(env)
-            except ValueError:
-                value = 0
-            if value < 1:
-                raise ValueError(
-                    f"the environment variable OPTLIB_NUM_THREADS must be an integer >= 1, "
-                    f"got {env!r}; unset it for the default of one thread"
-                )
-            _optimizer_threads = value
-        else:
-            _optimizer_threads = 1
-    return _optimizer_threads
-
-
-def set_optimizer_threads(n: int | None) -> None:
-    """Set the threads optimizer steps use for large leaves, for the whole process.
-
-    Parameters
-    ----------
-    n : int or None
-        Threads, ``>= 1`` (1 runs every update on the calling thread); None
-        goes back to the default (``OPTLIB_NUM_THREADS``, else 1).
-    """
-    global _optimizer_threads
-    _optimizer_threads = None if n is None else _check_count("n", n)
-
-
-class _Worker:
-    """A persistent daemon thread running the functions put in its queue, one at a time."""
-
-    def __init__(self) -> None:
-        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name="optlib-optimizer", daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            self.tasks.get()()
-
-
-def _forget_workers() -> None:
-    # a forked child has none of its parent's threads: start new ones when needed
-    global _workers_lock
-    _workers.clear()
-    _workers_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_workers)
-
-
-def _pool(n: int) -> list[_Worker]:
-    # created on first use, grown when more are asked for; they sleep between steps
-    with _workers_lock:
-        while len(_workers) < n:
-            _workers.append(_Worker())
-        return _workers[:n]
-
-
-class _Task:
-    """One pool thread's share of a call: skipped if the caller finished before it started."""
-
-    def __init__(self, body: Callable[[], None]) -> None:
-        self.body = body
-        self.lock = threading.Lock()
-        self.state = "waiting"              # -> "running", or -> "skipped"
-        self.finished = threading.Event()
-
-    def __call__(self) -> None:
-        with self.lock:
-            if self.state == "skipped":
-                return
-            self.state = "running"
-        try:
-            self.body()
-        finally:
-            self.finished.set()
-
-    def skip_or_wait(self, may_skip: bool) -> None:
-        with self.lock:
-            if may_skip and self.state == "waiting":
-                self.state = "skipped"
-                return
-        self.finished.wait()
-
-
-def share_work(items: Sequence[Any], fn: Callable[[Any], None], threads: int,
-               *, every_thread: bool = False) -> None:
-    """Call ``fn(item)`` for every item, on the calling thread and ``threads - 1`` pool threads.
-
-    Each thread takes the next item when it finishes one, so the items are
-    shared by how fast each thread really runs: when another program holds a
-    core, the pool thread on it takes fewer items (or none). (A thread that
-    the operating system suspends while it holds the interpreter lock still
-    delays the others: on a machine whose cores are busy with other
-    programs, one thread can be faster.)
-
-    With ``every_thread=True`` the items are dealt out in turn instead
-    (thread ``w`` of ``n`` takes items ``w, w + n, ...``), so every thread
-    runs at least one: for a first call whose threads set up buffers they
-    keep for later calls.
-
-    Returns when every item is done. If ``fn`` raises, the threads take no
-    further items, and the exception is raised here after every thread has
-    stopped, so no thread is still writing when the caller sees it.
-    """
-    if threads <= 1 or len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-    _check_count("threads", threads)
-    threads = min(threads, len(items))
-    next_index = itertools.count().__next__      # atomic: one C call under the lock
-    failures: list[BaseException] = []
-
-    def worker(w: int) -> None:
-        try:
-            if every_thread:
-                for item in items[w::threads]:
-                    if failures:
-                        return
-                    fn(item)
-                return
-            while not failures:
-                i = next_index()
-                if i >= len(items):
-                    return
-                fn(items[i])
-        except BaseException as err:    # noqa: BLE001 - re-raised by the caller
-            failures.append(err)
-
-    tasks = []
-    for w, pool_thread in enumerate(_pool(threads - 1), start=1):
-        tasks.append(_Task(lambda w=w: worker(w)))
-        pool_thread.tasks.put(tasks[-1])
-    worker(0)
-    for task in tasks:
-        # a pool thread that has not started yet has nothing left to do: do not
-        # wait for the operating system to schedule it
-        task.skip_or_wait(may_skip=not every_thread)
-    if failures:
-        raise failures[0]

@@ -957,7 +957,6 @@ def test_chunked_and_whole_array_updates_agree_bit_for_bit(name, shape_list, big
 
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(O, "CHUNK_ELEMENTS", chunk)
-            mp.setattr(O, "THREAD_CHUNK_SCALE", 1)    # threaded chunks of 7 too
             mp.setattr(cls, "update", spy)
             opt = make(name, lr=lambda k: 0.05 / (1 + k))
             for k in range(4):
@@ -971,121 +970,159 @@ def test_chunked_and_whole_array_updates_agree_bit_for_bit(name, shape_list, big
     assert_state_equal(s1, s2)
 
 
-# ---- threaded chunks: the thread count changes no value ---------------------
+# ---- leaves side by side in one buffer are updated as one array -------------
 
-@pytest.fixture
-def small_threaded_chunks(monkeypatch):
-    """Chunks of 7 elements, shared among threads from 2 chunks per thread on."""
-    from optlib import threads
-    monkeypatch.setattr(O, "CHUNK_ELEMENTS", 7)
-    monkeypatch.setattr(O, "THREAD_CHUNK_SCALE", 1)
-    monkeypatch.setattr(O, "MIN_CHUNKS_PER_THREAD", 1)
-    monkeypatch.setattr(O, "_CHECK_PIECE", 5)
-    monkeypatch.setattr(threads, "_optimizer_threads", None)   # restored afterwards
-    return threads
+def tiled(arrays, order=None, gap=0):
+    """Copies of ``arrays`` as views of one flat buffer (in ``order``, ``gap`` elements apart)."""
+    order = list(range(len(arrays))) if order is None else order
+    dtype = arrays[0].dtype
+    flat = np.zeros(sum(a.size + gap for a in arrays), dtype=dtype)
+    views, start = [None] * len(arrays), 0
+    for i in order:
+        views[i] = flat[start:start + arrays[i].size].reshape(arrays[i].shape)
+        views[i][...] = arrays[i]
+        start += arrays[i].size + gap
+    return views
 
 
-def threaded_run(name, n_threads, arrays, steps=4, **options):
-    """Params, state_dict and the ids of the threads that ran update(), after ``steps``."""
-    import threading
-    from optlib import threads
-    threads.set_optimizer_threads(n_threads)
-    params = [a.copy() for a in arrays]
-    ran_on = set()
+def spied_run(name, params, grads_for, steps=5, **options):
+    """Run ``steps`` steps; returns the optimizer and the sizes update() was called with."""
     opt = make(name, lr=lambda k: 0.05 / (1 + k), **options)
+    sizes = []
     original = type(opt).update
 
     def spy(self, param, grad, state, lr, t):
-        ran_on.add(threading.get_ident())
+        sizes.append(param.size)
         return original(self, param, grad, state, lr, t)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(type(opt), "update", spy)
         for k in range(steps):
-            opt.step(params, random_grads(params, 7, k))
-    return params, opt.state_dict(), ran_on
+            opt.step(params, grads_for(params, k))
+    return opt, sizes
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", NAMES)
-def test_threaded_and_one_thread_steps_agree_bit_for_bit(small_threaded_chunks, name, dtype):
-    arrays = random_leaves([(60,), (5, 9), (3,), ()], dtype, seed=11)
-    p1, s1, threads1 = threaded_run(name, 1, arrays)
-    p3, s3, threads3 = threaded_run(name, 3, arrays)
-    assert len(threads1) == 1
-    assert len(threads3) == 3          # the chunks really were shared
-    for a, b in zip(p1, p3):
+def test_tiled_leaves_are_updated_as_one_array_with_the_same_result(name, dtype):
+    arrays = random_leaves([(6, 5), (5,), (5, 3), ()], dtype, seed=4)
+    total = sum(a.size for a in arrays)
+
+    def tiled_grads(params, k):
+        return tiled(random_grads(params, 9, k))
+
+    separate = [a.copy() for a in arrays]
+    opt_separate, sizes_separate = spied_run(name, separate, lambda p, k: random_grads(p, 9, k))
+    together = tiled(arrays)
+    opt_together, sizes_together = spied_run(name, together, tiled_grads)
+    assert sizes_separate == [a.size for a in arrays] * 5          # leaf by leaf
+    assert sizes_together == [total] * 5                           # one call per step
+    for a, b in zip(together, separate):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(a, b)
-    assert_state_equal(s1, s3)
+    assert_state_equal(opt_together.state_dict(), opt_separate.state_dict())
+    # each leaf's state is its own view, of the shape of its parameter
+    for i, a in enumerate(arrays):
+        for v in opt_together.state[str(i)].values():
+            assert v.shape == a.shape and v.dtype == a.dtype
 
 
-@pytest.mark.parametrize("name", ["Adam-amsgrad", "RMSprop-centered-momentum-wd", "Yogi"])
-def test_threaded_steps_without_checks_stay_quiet_and_agree(small_threaded_chunks, name):
-    # numpy's error state is per thread: the workers must get check_finite=False's too
-    arrays = random_leaves([(60,)], np.float64, seed=3)
-    results = []
-    for n in (1, 2):
-        small_threaded_chunks.set_optimizer_threads(n)
+@pytest.mark.parametrize("name", ["Adam-amsgrad", "Adagrad", "SGD-nesterov-wd"])
+def test_tiled_state_survives_a_state_dict_round_trip_bit_for_bit(name):
+    arrays = random_leaves([(4, 3), (3,), (3, 2)], np.float64, seed=5)
+
+    def grads_for(params, k):
+        return tiled(random_grads(params, 2, k))
+
+    straight = tiled(arrays)
+    opt, _ = spied_run(name, straight, grads_for, steps=6)
+    resumed = tiled(arrays)
+    first, _ = spied_run(name, resumed, grads_for, steps=3)
+    second = make(name, lr=lambda k: 0.05 / (1 + k))
+    second.load_state_dict(first.state_dict())      # per-leaf arrays: copied into one buffer
+    for k in range(3, 6):
+        second.step(resumed, grads_for(resumed, k))
+    for a, b in zip(straight, resumed):
+        np.testing.assert_array_equal(a, b)
+    assert_state_equal(opt.state_dict(), second.state_dict())
+
+
+@pytest.mark.parametrize("layout", ["other order", "gaps", "grads apart", "params apart"])
+def test_leaves_not_tiled_in_order_are_updated_one_by_one(layout):
+    arrays = random_leaves([(4, 3), (3,), (2,)], np.float64, seed=6)
+    if layout == "other order":
+        params = tiled(arrays, order=[2, 1, 0])     # each leaf lies before the previous one
+    elif layout == "gaps":
+        params = tiled(arrays, gap=1)
+    elif layout == "params apart":
         params = [a.copy() for a in arrays]
-        opt = make(name, check_finite=False)
-        grads = random_grads(params, 3, 0)
-        grads[0][::4] = np.inf
-        grads[0][1::4] = np.nan
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            opt.step(params, grads)
-            opt.step(params, grads)
-        results.append(params[0])
-    assert np.isnan(results[0]).any()
-    np.testing.assert_array_equal(results[0], results[1])
+    else:
+        params = tiled(arrays)
+
+    def grads_for(p, k):
+        grads = random_grads(p, 1, k)
+        return grads if layout == "grads apart" else tiled(grads)
+
+    expected = [a.copy() for a in arrays]
+    make_opt = lambda: make("Adam", lr=lambda k: 0.05 / (1 + k))    # noqa: E731
+    reference = make_opt()
+    for k in range(3):
+        reference.step(expected, random_grads(expected, 1, k))
+    opt, sizes = spied_run("Adam", params, grads_for, steps=3)
+    assert sizes == [12, 3, 2] * 3
+    for a, b in zip(params, expected):
+        np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_threaded_finiteness_check_names_the_leaf_and_changes_nothing(small_threaded_chunks,
-                                                                      n_threads):
-    small_threaded_chunks.set_optimizer_threads(n_threads)
-    params = {"w": np.ones(40), "b": np.ones(60), "c": np.ones(3)}
-    before = {k: v.copy() for k, v in params.items()}
-    grads = {k: np.full_like(v, 0.5) for k, v in params.items()}
+def test_a_run_of_tiled_leaves_among_others_is_grouped():
+    arrays = random_leaves([(5,), (4,), (3,), (2,)], np.float64, seed=8)
+    first_three = tiled(arrays[:3])
+    params = {"a": first_three[0], "b": first_three[1], "c": first_three[2],
+              "d": arrays[3].copy()}
+
+    def grads_for(p, k):
+        g = random_grads(list(p.values()), 3, k)
+        g3 = tiled(g[:3])
+        return {"a": g3[0], "b": g3[1], "c": g3[2], "d": g[3]}
+
+    opt, sizes = spied_run("Adam", params, grads_for, steps=2)
+    assert sizes == [12, 2] * 2
+
+
+def test_the_finiteness_check_names_the_leaf_inside_a_tiled_run_and_changes_nothing():
+    arrays = random_leaves([(6,), (4,), (3,)], np.float64, seed=2)
+    params = dict(zip("wbc", tiled(arrays)))
     opt = optlib.Adam(lr=0.1)
-    opt.step(params, grads)
-    after_one = {k: v.copy() for k, v in params.items()}
-    assert not np.array_equal(after_one["b"], before["b"])
-    grads["b"][57] = np.nan                 # in the last piece of the second leaf
+    opt.step(params, dict(zip("wbc", tiled(random_grads(arrays, 0, 0)))))
+    before = {k: v.copy() for k, v in params.items()}
     state = opt.state_dict()
+    grads = dict(zip("wbc", tiled(random_grads(arrays, 0, 1))))
+    grads["b"][2] = np.nan
     with pytest.raises(optlib.DivergenceError, match="leaf 'b'"):
         opt.step(params, grads)
     for k in params:
-        np.testing.assert_array_equal(params[k], after_one[k])
+        np.testing.assert_array_equal(params[k], before[k])
     assert_state_equal(opt.state_dict(), state)
 
 
-def test_an_exception_in_a_worker_thread_reaches_the_caller(small_threaded_chunks):
-    import threading
-    main = threading.get_ident()
-
-    class Fragile(optlib.SGD):
-        def update(self, param, grad, state, lr, t):
-            if threading.get_ident() != main:
-                raise RuntimeError("update failed in a worker")
-            super().update(param, grad, state, lr, t)
-
-    small_threaded_chunks.set_optimizer_threads(2)
-    params = [np.ones(70)]
-    with pytest.raises(RuntimeError, match="update failed in a worker"):
-        Fragile(lr=0.1).step(params, [np.ones(70)])
+def test_array_hyperparameters_broadcast_leaf_by_leaf_even_when_tiled():
+    # lr of shape (3, 1) broadcasts against each (3, k) leaf, not against their span
+    arrays = random_leaves([(3, 2), (3, 4)], np.float64, seed=1)
+    lr = np.array([[0.1], [0.01], [0.001]])
+    params, separate = tiled(arrays), [a.copy() for a in arrays]
+    grads = random_grads(arrays, 0, 0)
+    optlib.SGD(lr=lr).step(params, tiled(grads))
+    optlib.SGD(lr=lr).step(separate, grads)
+    for a, b, x, g in zip(params, separate, arrays, grads):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, x - lr * g, rtol=1e-15, atol=0)   # row i moved by lr[i]
 
 
-def test_each_thread_has_its_own_chunk_sized_scratch_buffers(small_threaded_chunks):
-    small_threaded_chunks.set_optimizer_threads(2)
-    opt = optlib.Adam(lr=0.1)
-    params = [np.ones(700)]
-    for _ in range(3):
-        opt.step(params, [np.full(700, 0.5)])
-    owners = {thread for thread, _, _ in opt._scratch_pool}
-    assert len(owners) == 2
-    assert max(buf.size for buf in opt._scratch_pool.values()) == O._chunk_elements(params[0])
+def test_a_read_only_view_of_a_tiled_buffer_is_refused_by_name():
+    arrays = tiled(random_leaves([(3,), (2,)], np.float64, seed=0))
+    arrays[1].flags.writeable = False
+    with pytest.raises(ValueError, match="leaf '1' is read-only"):
+        optlib.SGD(lr=0.1).step(arrays, tiled([np.ones(3), np.ones(2)]))
 
 
 # ---- a subclass written in a few lines ---------------------------------------
