@@ -79,21 +79,21 @@ def _check_X(X: Any, n_features: int, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"X has {X.shape[1]} features (columns) but the model expects {n_features}")
     if X.shape[0] == 0:
         raise ValueError("X has no rows: pass at least one example")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+    if X.dtype.kind not in "biufc":          # bool, integers, floats, complex
         raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
-    return np.asarray(X, dtype=dtype)
+    return X if X.dtype == dtype else np.asarray(X, dtype=dtype)
 
 
 def _check_labels(y: Any, n: int, n_classes: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) (one class label per row of X), got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":
         raise ValueError(
             f"y must hold integer class labels 0..{n_classes - 1}, got dtype {y.dtype}; "
             "for one-hot targets pass y.argmax(axis=1)"
         )
-    low, high = y.min(), y.max()
+    low, high = np.minimum.reduce(y), np.maximum.reduce(y)
     if low < 0 or high >= n_classes:
         bad = low if low < 0 else high
         raise ValueError(f"y holds label {bad}, outside 0..{n_classes - 1} (the model has {n_classes} classes)")
@@ -163,18 +163,21 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray, *, grad: bool
     buffer: the forward pass's last array is reused, nothing new of size
     ``(n, K)`` is allocated.
     """
+    # (the ufuncs' own reduce methods: for arrays this small the call is the cost)
     n = logits.shape[0]
     rows = np.arange(n)
-    logits -= logits.max(axis=1, keepdims=True)         # Z - m: every exponent <= 0
+    logits -= np.maximum.reduce(logits, axis=1, keepdims=True)   # Z - m: every exponent <= 0
     picked = logits[rows, y]                             # Z_{i y_i} - m_i
     np.exp(logits, out=logits)
-    sums = logits.sum(axis=1)                            # >= 1, so the log is finite
-    loss = float(np.sum(np.log(sums) - picked, dtype=np.float64)) / n
+    sums = np.add.reduce(logits, axis=1, keepdims=True)  # >= 1, so the log is finite
+    per_row = np.log(sums[:, 0])
+    per_row -= picked
+    loss = float(np.add.reduce(per_row, dtype=np.float64)) / n
     if not grad:
         return loss, None
-    logits /= sums[:, None]                              # softmax(Z)
-    logits[rows, y] -= 1                                 # - Y
-    logits *= 1.0 / n
+    sums *= n
+    logits /= sums                                       # softmax(Z) / n ...
+    logits[rows, y] -= 1.0 / n                           # ... - Y / n
     return loss, logits
 
 
