@@ -222,14 +222,15 @@ def _yogi(p, g, m, v, beta1, one_minus_beta1, one_minus_beta2, bias_correction2,
         p[i] = p[i] - (mi / denom) * step_size
 
 
-def _count_non_finite(bits, exponent):
-    # a float is inf or nan exactly when all its exponent bits are set; counting
-    # those with integer operations vectorizes without fast-math (a float sum
-    # would need reassociation) and cannot overflow
-    count = 0
+def _max_magnitude_bits(bits, magnitude):
+    # The bits of |x| (sign bit cleared) order like |x|, and a float is inf or
+    # nan exactly when they reach those of inf. An integer max reduction
+    # vectorizes without fast-math (a float reduction would need
+    # reassociation), cannot overflow, and reads each element once.
+    largest = bits.dtype.type(0)
     for i in prange(bits.size):
-        count += (bits[i] & exponent) == exponent
-    return count
+        largest = max(largest, bits[i] & magnitude)
+    return largest
 
 
 _KERNELS: dict[str, _Kernel] = {}
@@ -246,8 +247,10 @@ def _kernel(name: str) -> _Kernel:
 # dispatch: one function per optimizer class, reading its hyperparameters
 # ----------------------------------------------------------------------------
 
-_EXPONENT_BITS = {np.dtype(np.float32): (np.uint32, np.uint32(0x7F800000)),
-                  np.dtype(np.float64): (np.uint64, np.uint64(0x7FF0000000000000))}
+# per dtype: the unsigned integer view, the mask that clears the sign bit, the bits of inf
+_FLOAT_BITS = {np.dtype(np.float32): (np.uint32, np.uint32(0x7FFFFFFF), np.uint32(0x7F800000)),
+               np.dtype(np.float64): (np.uint64, np.uint64(0x7FFFFFFFFFFFFFFF),
+                                      np.uint64(0x7FF0000000000000))}
 
 
 def is_finite(grad: np.ndarray) -> bool | None:
@@ -256,11 +259,13 @@ def is_finite(grad: np.ndarray) -> bool | None:
     None when the kernel does not apply (a dtype other than float32/float64,
     or a non-contiguous array): the caller then uses its own test.
     """
-    spec = _EXPONENT_BITS.get(grad.dtype)
+    spec = _FLOAT_BITS.get(grad.dtype)
     if spec is None or not grad.flags.c_contiguous:
         return None
-    bits = grad.reshape(-1).view(spec[0])
-    return _kernel("count_non_finite")(bits, spec[1]) == 0
+    if grad.size == 0:
+        return True
+    uint, magnitude, inf = spec
+    return bool(_kernel("max_magnitude_bits")(grad.reshape(-1).view(uint), magnitude) < inf)
 
 
 def _no_state(like: np.ndarray) -> np.ndarray:

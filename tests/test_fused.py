@@ -377,10 +377,10 @@ def test_the_allocation_measurement_sees_numpy_temporaries():
     assert peak_traced_bytes(naive) > 0.5 * param_bytes / len(params)
 
 
-# ---- the finiteness check (numpy pieces and the compiled count) -------------------
+# ---- the finiteness check (numpy pieces and the compiled pass) --------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [0, 65_535, 65_536, 199_999])
 @pytest.mark.parametrize("fused_flag", [False, True])
 def test_a_non_finite_value_anywhere_in_a_large_gradient_stops_the_step(dtype, bad, where,
@@ -414,3 +414,7 @@ def test_the_compiled_check_declines_what_it_cannot_read():
     assert fused.is_finite(np.ones(5, np.float16)) is None           # not float32/64
     assert fused.is_finite(np.array([1.0, np.nan], np.float32)) is False
     assert fused.is_finite(np.zeros(0)) is True
+    # a NaN with its sign bit set, and the largest and smallest finite values
+    assert fused.is_finite(np.copysign(np.float32(np.nan), np.float32(-1)).reshape(1)) is False
+    tiny = np.array([np.finfo(np.float64).smallest_subnormal, -np.finfo(np.float64).max])
+    assert fused.is_finite(tiny) is True
