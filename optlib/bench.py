@@ -431,7 +431,7 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
         Include those rows (default: when the library is installed).
     """
     import optlib
-    from optlib.threads import available_cores
+    from optlib.threads import available_cores, blas_threads
 
     if name not in OPTIMIZERS:
         raise ValueError(f"name must be one of {sorted(OPTIMIZERS)}, got {name!r}")
@@ -511,7 +511,9 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     if numba is not None:
         # the first fused call compiles the kernel (or loads it from the disk cache)
         first_call = _timed(variants["optlib fused"])
-    with _library_threads(numba, torch, threads):
+    # one BLAS thread: optlib's finiteness check starts with a dot product,
+    # and its row says "1 thread"
+    with _library_threads(numba, torch, threads), blas_threads(1):
         times = time_interleaved(variants, rounds=rounds, pause=pause)
 
     rows = [Row(label, labels[label], times[label], words * 4 * n_params, "GB/s")

@@ -146,9 +146,18 @@ def _raise_leaf_error(name: str, p: Any, g: Any) -> None:
 
 
 def _is_finite(g: Array) -> bool:
-    # NaN propagates through max and min, and an infinity is the max or the
-    # min: an exact test (no overflow, unlike a sum), allocation-free and a
-    # SIMD pass. Large leaves go piecewise so the min re-reads from cache.
+    # First the quick test: one BLAS dot product g·g, a single read of g.
+    # NaN and inf propagate into a sum of squares, so a finite sum proves
+    # every element finite. A non-finite sum may also come from huge finite
+    # values whose squares overflow; the exact test below decides then.
+    if g.dtype in _BLAS_FLOATS and g.size >= _DOT_MIN and g.flags.c_contiguous:
+        flat = g.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow: decided below
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+    # Exact: NaN propagates through max and min, and an infinity is the max
+    # or the min. Allocation-free; large arrays go piecewise so that the min
+    # re-reads each piece from the cache.
     if g.size <= _CHECK_PIECE or not g.flags.c_contiguous:
         return g.size == 0 or bool(np.isfinite(np.maximum.reduce(g, axis=None))
                                    and np.isfinite(np.minimum.reduce(g, axis=None)))
@@ -161,6 +170,11 @@ def _pieces_finite(flat: Array, starts: range) -> bool:
         if not (np.isfinite(np.maximum.reduce(piece)) and np.isfinite(np.minimum.reduce(piece))):
             return False
     return True
+
+
+#: dtypes whose dot product is a BLAS call; smaller arrays skip the quick test
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_DOT_MIN = 1024
 
 
 def _first_non_finite(units: list["_Unit"],
