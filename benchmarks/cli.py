@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from optlib import bench
 
-BENCHMARKS = ("step", "mlp", "threads", "trajectories")
+BENCHMARKS = ("step", "small", "mlp", "threads", "trajectories")
 
 
 def _positive_int(text: str) -> int:

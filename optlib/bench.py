@@ -47,16 +47,18 @@ import numpy as np
 
 __all__ = [
     "Row", "Section", "Target", "time_interleaved", "paired_ratio", "machine_info",
-    "optimizer_step", "mlp_epoch", "blas_thread_sweep", "trajectories", "check_targets",
+    "optimizer_step", "model_step", "mlp_epoch", "blas_thread_sweep", "trajectories", "check_targets",
     "render", "OPTIMIZERS", "FULL", "QUICK",
 ]
 
 #: Default sizes of ``python -m benchmarks``.
 FULL = dict(n_params=10_000_000, n_arrays=20, rounds=7, mlp_rows=None, mlp_rounds=5,
-            sweep_rounds=5, matmul_n=2048, n_points=10_000, steps=200, loop_sample=100)
+            sweep_rounds=5, matmul_n=2048, n_points=10_000, steps=200, loop_sample=100,
+            small_steps=200)
 #: Sizes of ``--quick`` and of the book's Performance page (well under a minute).
 QUICK = dict(n_params=2_000_000, n_arrays=20, rounds=5, mlp_rows=15_000, mlp_rounds=5,
-             sweep_rounds=5, matmul_n=1024, n_points=2_000, steps=200, loop_sample=20)
+             sweep_rounds=5, matmul_n=1024, n_points=2_000, steps=200, loop_sample=20,
+             small_steps=100)
 
 
 # ----------------------------------------------------------------------------
@@ -810,6 +812,70 @@ def trajectories(n_points: int = 10_000, steps: int = 200, loop_sample: int = 10
                    "on Rosenbrock", rows, references=refs, notes=notes)
 
 
+def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: int = 7,
+               fused: bool | None = None, torch_variants: bool | None = None,
+               pause: float = 0.02) -> Section:
+    """``steps`` Adam steps on the parameters of a small ``MLP(sizes)``: one buffer or many.
+
+    A small model is where the cost of a numpy call, not the arithmetic,
+    is the time. :class:`optlib.nn.MLP` keeps its parameters, and
+    ``loss_and_grad`` its gradients, as views of one flat buffer each, so the
+    optimizer updates all of them as one array (see
+    :class:`optlib.optimizers.Optimizer`). Rows: that layout; the same
+    values as separate arrays (the reference: updated leaf by leaf); the
+    fused kernel on the buffer, one thread; ``torch.optim.Adam`` on the same
+    tensors, default (a loop over parameters) and ``foreach``, one thread.
+    The gradient is the same every step (one minibatch of random data).
+    """
+    import optlib
+    from optlib.nn import MLP
+    from optlib.threads import blas_threads
+
+    numba = _numba() if fused in (None, True) else None
+    torch = _torch() if torch_variants in (None, True) else None
+    model = MLP(list(sizes), seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((128, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 128)
+    _, grads = model.loss_and_grad(X, y)           # views of one buffer, like the params
+    n_params = model.n_params
+
+    def run(opt, params, g):
+        def call():
+            for _ in range(steps):
+                opt.step(params, g)
+        return call
+
+    tiled = MLP(list(sizes), seed=0).params
+    apart = {k: v.copy() for k, v in model.params.items()}
+    apart_grads = {k: v.copy() for k, v in grads.items()}
+    variants: dict[str, Callable[[], Any]] = {
+        "optlib, one buffer": run(optlib.Adam(lr=1e-3), tiled, grads),
+        "optlib, separate arrays": run(optlib.Adam(lr=1e-3), apart, apart_grads),
+    }
+    if numba is not None:
+        variants["optlib fused, one buffer"] = run(optlib.Adam(lr=1e-3, fused=True),
+                                                   MLP(list(sizes), seed=0).params, grads)
+    if torch is not None:
+        t_grads = [torch.from_numpy(g.copy()) for g in grads.values()]
+        for kind, options in (("torch", {}), ("torch foreach", {"foreach": True})):
+            tensors = [torch.from_numpy(v.copy()).requires_grad_() for v in model.params.values()]
+            for t, g in zip(tensors, t_grads):
+                t.grad = g
+            variants[kind] = (lambda opt: lambda: [opt.step() for _ in range(steps)])(
+                torch.optim.Adam(tensors, lr=1e-3, **options))
+    with _library_threads(numba, torch, 1), blas_threads(1):
+        times = time_interleaved(variants, rounds=rounds, pause=pause)
+    rows = [Row(label, "1", times[label], n_params * steps * 1e3, "M params/s")
+            for label in variants]
+    leaves = ", ".join(f"{k} {v.shape}" for k, v in model.params.items())
+    notes = [f"MLP({list(sizes)}): {n_params:,} float32 parameters in {len(model.params)} "
+             f"arrays ({leaves}); {steps} steps per call.",
+             "rate: millions of parameters updated per second. Every row ran on one thread."]
+    return Section(f"Small model: {steps} Adam steps on MLP({list(sizes)})", rows,
+                   references=["optlib, separate arrays"], notes=notes)
+
+
 # ----------------------------------------------------------------------------
 # everything, with the targets
 # ----------------------------------------------------------------------------
@@ -836,13 +902,13 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
     ----------
     sizes : dict, optional
         Keys of :data:`FULL` (the default); :data:`QUICK` for a short run.
-    only : sequence of {"step", "mlp", "threads", "trajectories"}, optional
+    only : sequence of {"step", "small", "mlp", "threads", "trajectories"}, optional
         Which benchmarks (default: all).
     out : callable
         Receives each block of text (default: ``print``).
     """
     s = dict(FULL, **(sizes or {}))
-    only = list(only or ("step", "mlp", "threads", "trajectories"))
+    only = list(only or ("step", "small", "mlp", "threads", "trajectories"))
     sections: list[Section] = []
 
     def emit(section: Section) -> None:
@@ -854,6 +920,9 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
         for name in optimizers:
             emit(optimizer_step(name, s["n_params"], s["n_arrays"], s["rounds"], threads,
                                 fused, torch_variants))
+    if "small" in only:
+        emit(model_step(steps=s["small_steps"], rounds=s["rounds"], fused=fused,
+                        torch_variants=torch_variants))
     data = None
     if "mlp" in only or "threads" in only:
         try:

@@ -197,6 +197,18 @@ def test_mlp_epoch_trains_the_same_model_on_both_sides():
         assert abs(float(values["torch"]) - float(values["optlib"])) < 1e-3
 
 
+def test_model_step_compares_one_buffer_with_separate_arrays():
+    section = bench.model_step(sizes=(6, 4, 3), steps=3, rounds=1, pause=0)
+    labels = [r.label for r in section.rows]
+    assert labels[:2] == ["optlib, one buffer", "optlib, separate arrays"]
+    assert ("optlib fused, one buffer" in labels) == (bench._numba() is not None)
+    assert ("torch foreach" in labels) == (bench._torch() is not None)
+    assert section.references == ["optlib, separate arrays"]
+    # 6*4 + 4 + 4*3 + 3 = 43 parameters, 3 steps per call, rate in millions per second
+    assert section.row("optlib, one buffer").work == 43 * 3 * 1e3
+    assert "43 float32 parameters in 4 arrays" in section.notes[0]
+
+
 def test_trajectories_compare_batched_with_a_loop_and_agree():
     section = bench.trajectories(n_points=40, steps=5, loop_sample=4, rounds=1,
                                  torch_variants=False, pause=0)
