@@ -175,6 +175,8 @@ def _pieces_finite(flat: Array, starts: range) -> bool:
 #: dtypes whose dot product is a BLAS call; smaller arrays skip the quick test
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _DOT_MIN = 1024
+#: Elements per piece of the exact finiteness test of a large gradient.
+_CHECK_PIECE = 1 << 16
 
 
 def _first_non_finite(units: list["_Unit"],
@@ -259,10 +261,6 @@ def _units(pairs: list[tuple[str, Array, Array]],
         else:           # the grads are laid out otherwise: leaf by leaf
             units += _single_units(run)
     return units
-
-
-#: Elements per piece of the finiteness check of a large gradient.
-_CHECK_PIECE = 1 << 16
 
 
 # ----------------------------------------------------------------------------
