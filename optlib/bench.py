@@ -821,9 +821,9 @@ def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: 
     is the time. :class:`optlib.nn.MLP` keeps its parameters, and
     ``loss_and_grad`` its gradients, as views of one flat buffer each, so the
     optimizer updates all of them as one array (see
-    :class:`optlib.optimizers.Optimizer`). Rows: that layout; the same
-    values as separate arrays (the reference: updated leaf by leaf); the
-    fused kernel on the buffer, one thread; ``torch.optim.Adam`` on the same
+    :class:`optlib.optimizers.Optimizer`). Rows: that layout ("optlib"); the
+    same values as separate arrays ("optlib apart", the reference: updated
+    leaf by leaf); the fused kernel on the buffer, one thread; ``torch.optim.Adam`` on the same
     tensors, default (a loop over parameters) and ``foreach``, one thread.
     The gradient is the same every step (one minibatch of random data).
     """
@@ -850,11 +850,11 @@ def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: 
     apart = {k: v.copy() for k, v in model.params.items()}
     apart_grads = {k: v.copy() for k, v in grads.items()}
     variants: dict[str, Callable[[], Any]] = {
-        "optlib, one buffer": run(optlib.Adam(lr=1e-3), tiled, grads),
-        "optlib, separate arrays": run(optlib.Adam(lr=1e-3), apart, apart_grads),
+        "optlib": run(optlib.Adam(lr=1e-3), tiled, grads),
+        "optlib apart": run(optlib.Adam(lr=1e-3), apart, apart_grads),
     }
     if numba is not None:
-        variants["optlib fused, one buffer"] = run(optlib.Adam(lr=1e-3, fused=True),
+        variants["optlib fused"] = run(optlib.Adam(lr=1e-3, fused=True),
                                                    MLP(list(sizes), seed=0).params, grads)
     if torch is not None:
         t_grads = [torch.from_numpy(g.copy()) for g in grads.values()]
@@ -871,9 +871,11 @@ def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: 
     leaves = ", ".join(f"{k} {v.shape}" for k, v in model.params.items())
     notes = [f"MLP({list(sizes)}): {n_params:,} float32 parameters in {len(model.params)} "
              f"arrays ({leaves}); {steps} steps per call.",
+             "optlib and optlib fused: the parameters and gradients in one buffer each, as "
+             "MLP keeps them; optlib apart: the same values in separate arrays.",
              "rate: millions of parameters updated per second. Every row ran on one thread."]
     return Section(f"Small model: {steps} Adam steps on MLP({list(sizes)})", rows,
-                   references=["optlib, separate arrays"], notes=notes)
+                   references=["optlib apart"], notes=notes)
 
 
 # ----------------------------------------------------------------------------

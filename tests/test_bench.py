@@ -200,12 +200,12 @@ def test_mlp_epoch_trains_the_same_model_on_both_sides():
 def test_model_step_compares_one_buffer_with_separate_arrays():
     section = bench.model_step(sizes=(6, 4, 3), steps=3, rounds=1, pause=0)
     labels = [r.label for r in section.rows]
-    assert labels[:2] == ["optlib, one buffer", "optlib, separate arrays"]
-    assert ("optlib fused, one buffer" in labels) == (bench._numba() is not None)
+    assert labels[:2] == ["optlib", "optlib apart"]
+    assert ("optlib fused" in labels) == (bench._numba() is not None)
     assert ("torch foreach" in labels) == (bench._torch() is not None)
-    assert section.references == ["optlib, separate arrays"]
+    assert section.references == ["optlib apart"]
     # 6*4 + 4 + 4*3 + 3 = 43 parameters, 3 steps per call, rate in millions per second
-    assert section.row("optlib, one buffer").work == 43 * 3 * 1e3
+    assert section.row("optlib").work == 43 * 3 * 1e3
     assert "43 float32 parameters in 4 arrays" in section.notes[0]
 
 
