@@ -128,6 +128,31 @@ def test_the_fused_run_does_not_call_the_numpy_update(monkeypatch):
     assert np.all(params[0] < 1)
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW-amsgrad", "SGD-damped", "RMSprop-all", "Yogi"])
+def test_fused_kernels_on_leaves_in_one_buffer_match_the_numpy_code(name, monkeypatch):
+    # an MLP keeps its parameters and gradients in one buffer each: one kernel call per step
+    from optlib.nn import MLP
+    cls, kwargs = CONFIGS[name]
+    model, reference = MLP([5, 4, 3], seed=1), MLP([5, 4, 3], seed=1)
+    o_fast, o_ref = cls(**kwargs, fused=True), cls(**kwargs)
+    kernel_sizes = []
+    original = fused.update
+
+    def spy(opt, param, grad, state, lr, t):
+        kernel_sizes.append(param.size)
+        return original(opt, param, grad, state, lr, t)
+    monkeypatch.setattr(fused, "update", spy)
+    rng = np.random.default_rng(0)
+    for _ in range(STEPS):
+        X, y = rng.standard_normal((8, 5)).astype(np.float32), rng.integers(0, 3, 8)
+        o_fast.step(model.params, model.loss_and_grad(X, y)[1])
+        o_ref.step(reference.params, reference.loss_and_grad(X, y)[1])
+    assert kernel_sizes == [model.n_params] * STEPS
+    for key in model.params:
+        assert_close_to_rounding(model.params[key], reference.params[key], np.float32, key)
+        assert not np.array_equal(model.params[key], MLP([5, 4, 3], seed=1).params[key])
+
+
 # ---- hand-derived steps, independent of the numpy code --------------------------
 
 def test_fused_adam_first_step_is_lr_times_sign(kernel_version):
