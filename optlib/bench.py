@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Default sizes of ``python -m benchmarks``.
-FULL = dict(n_params=10_000_000, n_arrays=20, rounds=7, mlp_rows=None, mlp_rounds=5,
+FULL = dict(n_params=10_000_000, n_arrays=20, rounds=11, mlp_rows=None, mlp_rounds=5,
             sweep_rounds=5, matmul_n=2048, n_points=10_000, steps=200, loop_sample=100,
             small_steps=200)
 #: Sizes of ``--quick`` and of the book's Performance page (well under a minute).
