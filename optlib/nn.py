@@ -331,6 +331,15 @@ class MLP:
             flat[name][...] = p
         return flat
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickle and copy.deepcopy rebuild the parameters as separate arrays:
+        # put them back into one buffer
+        self.__dict__.update(state)
+        separate = self.params
+        self.params = _flat_views({name: p.shape for name, p in separate.items()}, self.dtype)
+        for name, p in separate.items():
+            self.params[name][...] = p
+
     @property
     def n_layers(self) -> int:
         """Number of weight layers :math:`L`."""

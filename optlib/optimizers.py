@@ -224,13 +224,21 @@ def _runs(arrays: list[Array]) -> list[tuple[int, int, Array | None]]:
             address[i] = arrays[i].ctypes.data
         return address[i]
 
+    def origin_of(root: Array) -> int:                # the base's address, read once
+        if -1 not in address:
+            address[-1] = root.ctypes.data
+        return address[-1]
+
     def continues(i: int) -> bool:          # arrays[i] starts where arrays[i - 1] ends
         a, b = arrays[i - 1], arrays[i]
         root = a.base
-        return (isinstance(root, np.ndarray) and b.base is root and root.flags.c_contiguous
+        # plain ndarrays only: a subclass (np.matrix, memmap) may index differently
+        return (type(root) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray
+                and b.base is root and root.flags.c_contiguous
                 and a.dtype == b.dtype == root.dtype
                 and a.flags.c_contiguous and b.flags.c_contiguous
-                and start_of(i) == start_of(i - 1) + a.nbytes)
+                and start_of(i) == start_of(i - 1) + a.nbytes
+                and (start_of(i - 1) - origin_of(root)) % root.itemsize == 0)
 
     runs, first = [], 0
     for i in range(1, len(arrays) + 1):
@@ -239,7 +247,7 @@ def _runs(arrays: list[Array]) -> list[tuple[int, int, Array | None]]:
         span = None
         if i - first > 1:
             root = arrays[first].base
-            offset = (start_of(first) - root.ctypes.data) // root.itemsize
+            offset = (start_of(first) - origin_of(root)) // root.itemsize
             span = root.reshape(-1)[offset:offset + sum(a.size for a in arrays[first:i])]
         runs.append((first, i, span))
         first = i
@@ -349,7 +357,6 @@ class Optimizer:
         self._hypers: dict[str, Any] = {}
         self._scratch_pool: dict[tuple[int, np.dtype], Array] = {}
         self._flat_state: dict[tuple[str, ...], dict[str, Array]] = {}
-        self._layout: tuple[list[Array], list[tuple[int, int, Array | None]]] = ([], [])
         if callable(lr):
             self.lr = lr
         else:
@@ -456,7 +463,7 @@ class Optimizer:
         # their parameters and gradients that way) are checked and updated
         # as one array: a dozen numpy calls for the whole model instead of a
         # dozen per leaf. Array-valued hyperparameters broadcast leaf by leaf.
-        units = _single_units(pairs) if array_hypers else _units(pairs, self._param_runs(pairs))
+        units = _single_units(pairs) if array_hypers else _units(pairs, _runs([p for _, p, _ in pairs]))
         if self.check_finite:
             bad = _first_non_finite(units, self._fused.is_finite if self.fused else None)
             if bad is not None:
@@ -481,16 +488,6 @@ class Optimizer:
                 else:
                     self.update(p, g, state, lr, t)
         self.t = t
-
-    def _param_runs(self, pairs: list[tuple[str, Array, Array]]) -> list[tuple[int, int, Array | None]]:
-        # The same parameter arrays usually come back step after step: keep
-        # them (an array's buffer and place in it never change) with the answer.
-        params = [p for _, p, _ in pairs]
-        cached, runs = self._layout
-        if len(cached) != len(params) or any(a is not b for a, b in zip(cached, params)):
-            runs = _runs(params)
-            self._layout = (params, runs)
-        return runs
 
     @property
     def _fused(self) -> Any:

@@ -392,3 +392,19 @@ def test_linear_regression_rejects_bad_inputs():
         model.loss_and_grad(np.zeros((4, 3)), np.zeros((4, 1)))
     with pytest.raises(ValueError, match="X must be a 2-D array"):
         LinearRegression.closed_form(np.zeros(4), np.zeros(4))
+
+
+def test_params_and_grads_are_views_of_one_buffer_also_after_a_copy():
+    import copy
+    import pickle
+    model = MLP([5, 4, 3], seed=2)
+    X, y = np.random.default_rng(0).random((6, 5), dtype=np.float32), np.arange(6) % 3
+    for m in (model, copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        arrays = list(m.params.values())
+        base = arrays[0].base
+        assert base is not None and base.size == m.n_params
+        assert all(a.base is base for a in arrays)
+        for key in model.params:
+            np.testing.assert_array_equal(m.params[key], model.params[key])
+        grads = list(m.loss_and_grad(X, y)[1].values())
+        assert all(g.base is grads[0].base for g in grads) and grads[0].base.size == m.n_params

@@ -1118,6 +1118,59 @@ def test_array_hyperparameters_broadcast_leaf_by_leaf_even_when_tiled():
         np.testing.assert_allclose(a, x - lr * g, rtol=1e-15, atol=0)   # row i moved by lr[i]
 
 
+def test_a_deep_copied_model_and_optimizer_keep_training_the_copy():
+    # a copy's arrays are new objects in a new layout: nothing of the old one may be reused
+    import copy
+    from optlib.nn import MLP
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 5)), rng.integers(0, 3, 16)
+    model, opt = MLP([5, 4, 3], dtype=np.float64), optlib.Adam(lr=1e-2)
+    opt.step(model.params, model.loss_and_grad(X, y)[1])
+    model2, opt2 = copy.deepcopy((model, opt))
+    for _ in range(3):
+        opt.step(model.params, model.loss_and_grad(X, y)[1])
+        opt2.step(model2.params, model2.loss_and_grad(X, y)[1])
+    for key in model.params:
+        np.testing.assert_array_equal(model2.params[key], model.params[key])
+    assert opt2.t == opt.t == 4
+
+
+def test_views_that_start_inside_an_element_are_updated_leaf_by_leaf():
+    raw = np.zeros(8)
+    u = raw.view(np.uint8)[4:52].view(np.float64)     # six float64s, 4 bytes off raw's grid
+    a, b = u[:3], u[3:]
+    a[...], b[...] = 1.0, 2.0
+    g = np.ones(6)
+    optlib.SGD(lr=0.5).step([a, b], [g[:3], g[3:]])
+    np.testing.assert_array_equal(a, [0.5] * 3)
+    np.testing.assert_array_equal(b, [1.5] * 3)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_ndarray_subclasses_are_updated_leaf_by_leaf():
+    M = np.matrix(np.arange(12.0).reshape(3, 4))
+    G = np.matrix(np.ones((3, 4)))
+    optlib.SGD(lr=0.5).step({"r1": M[1:2], "r2": M[2:3]}, {"r1": G[1:2], "r2": G[2:3]})
+    np.testing.assert_array_equal(M, np.arange(12.0).reshape(3, 4) - [[0], [0.5], [0.5]])
+    G[2, 0] = np.nan
+    with pytest.raises(optlib.DivergenceError, match="leaf 'r2'"):
+        optlib.SGD(lr=0.5).step({"r1": M[1:2], "r2": M[2:3]}, {"r1": G[1:2], "r2": G[2:3]})
+
+
+def test_a_dtype_changed_in_place_between_steps_is_seen():
+    buf = np.zeros(6)
+    a, b = buf[:3], buf[3:]
+    g = np.ones(6)
+    opt = optlib.SGD(lr=1.0)
+    opt.step([a, b], [g[:3], g[3:]])
+    a.dtype = b.dtype = np.dtype(">f8")                # same bytes, other byte order
+    big_endian = np.ones(6, ">f8")
+    opt.step([a, b], [big_endian[:3], big_endian[3:]])
+    # the bytes of -1.0 (little-endian) read big-endian, minus lr * 1
+    expected = np.frombuffer(np.full(6, -1.0, "<f8").tobytes(), dtype=">f8") - 1.0
+    np.testing.assert_array_equal(np.concatenate([a, b]), expected)
+
+
 def test_a_read_only_view_of_a_tiled_buffer_is_refused_by_name():
     arrays = tiled(random_leaves([(3,), (2,)], np.float64, seed=0))
     arrays[1].flags.writeable = False
