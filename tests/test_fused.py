@@ -53,16 +53,20 @@ def kernel_version(request, monkeypatch):
     return request.param
 
 
-def spy_on_numpy_update(monkeypatch, cls):
-    """Record the sizes of the leaves that go through the numpy ``update``."""
-    calls = []
-    # the class whose update runs (AMSGrad, AdamW inherit or extend Adam's)
-    original = cls.update
+def spy_on_update(monkeypatch, owner):
+    """Record the sizes of the params that go through ``owner.update(opt, param, grad, state, lr, t)``.
 
-    def spy(self, param, grad, state, lr, t):
+    ``owner`` is an optimizer class (its numpy ``update``: the class whose
+    update runs, as AMSGrad and AdamW inherit or extend Adam's) or the
+    ``fused`` module (its kernel dispatch).
+    """
+    calls = []
+    original = owner.update
+
+    def spy(opt, param, grad, state, lr, t):
         calls.append(param.size)
-        return original(self, param, grad, state, lr, t)
-    monkeypatch.setattr(cls, "update", spy)
+        return original(opt, param, grad, state, lr, t)
+    monkeypatch.setattr(owner, "update", spy)
     return calls
 
 
@@ -95,7 +99,7 @@ def run_both(cls, kwargs, dtype, shapes=SHAPES, steps=STEPS, seed=0):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_float32_kernels_match_the_numpy_code(name, kernel_version, monkeypatch):
     cls, kwargs = CONFIGS[name]
-    numpy_calls = spy_on_numpy_update(monkeypatch, cls)
+    numpy_calls = spy_on_update(monkeypatch, cls)
     ref, fast, o_ref, o_fast, x0 = run_both(cls, kwargs, np.float32)
     n_numpy_calls = len(numpy_calls)
     assert n_numpy_calls == STEPS * len(SHAPES), "the reference run must use the numpy code"
@@ -121,7 +125,7 @@ def test_float64_kernels_match_the_numpy_code(name, kernel_version):
 
 
 def test_the_fused_run_does_not_call_the_numpy_update(monkeypatch):
-    numpy_calls = spy_on_numpy_update(monkeypatch, optlib.Adam)
+    numpy_calls = spy_on_update(monkeypatch, optlib.Adam)
     params = [np.ones(100, np.float32), np.ones((4, 5), np.float32)]
     optlib.Adam(fused=True).step(params, [np.ones(100, np.float32), np.ones((4, 5), np.float32)])
     assert numpy_calls == []
@@ -135,13 +139,7 @@ def test_fused_kernels_on_leaves_in_one_buffer_match_the_numpy_code(name, monkey
     cls, kwargs = CONFIGS[name]
     model, reference = MLP([5, 4, 3], seed=1), MLP([5, 4, 3], seed=1)
     o_fast, o_ref = cls(**kwargs, fused=True), cls(**kwargs)
-    kernel_sizes = []
-    original = fused.update
-
-    def spy(opt, param, grad, state, lr, t):
-        kernel_sizes.append(param.size)
-        return original(opt, param, grad, state, lr, t)
-    monkeypatch.setattr(fused, "update", spy)
+    kernel_sizes = spy_on_update(monkeypatch, fused)
     rng = np.random.default_rng(0)
     for _ in range(STEPS):
         X, y = rng.standard_normal((8, 5)).astype(np.float32), rng.integers(0, 3, 8)
@@ -191,7 +189,7 @@ def test_fused_adagrad_two_steps_by_hand():
 # ---- what falls back to the numpy code ------------------------------------------
 
 def test_non_contiguous_leaves_use_the_numpy_code(monkeypatch):
-    numpy_calls = spy_on_numpy_update(monkeypatch, optlib.Adam)
+    numpy_calls = spy_on_update(monkeypatch, optlib.Adam)
     base = np.random.default_rng(3).standard_normal((6, 10))
     ref = {"w": base.copy()[:, ::2], "c": np.ones(5)}
     fast = {"w": base.copy()[:, ::2], "c": np.ones(5)}
@@ -207,7 +205,7 @@ def test_non_contiguous_leaves_use_the_numpy_code(monkeypatch):
 
 
 def test_float16_leaves_use_the_numpy_code(monkeypatch):
-    numpy_calls = spy_on_numpy_update(monkeypatch, optlib.SGD)
+    numpy_calls = spy_on_update(monkeypatch, optlib.SGD)
     ref, fast = np.ones(4, np.float16), np.ones(4, np.float16)
     g = np.array([1, 2, 3, 4], np.float16)
     optlib.SGD(lr=0.1, momentum=0.9).step(ref, g)
