@@ -843,8 +843,9 @@ def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: 
     optimizer updates all of them as one array (see
     :class:`optlib.optimizers.Optimizer`). Rows: that layout ("optlib"); the
     same values as separate arrays ("optlib apart", the reference: updated
-    leaf by leaf); the fused kernel on the buffer, one thread; ``torch.optim.Adam`` on the same
-    tensors, default (a loop over parameters) and ``foreach``, one thread.
+    leaf by leaf); the fused kernel on the buffer ("optlib fused");
+    ``torch.optim.Adam`` on the same tensors, default (a loop over
+    parameters) and ``foreach``. Every row runs on one thread.
     The gradient is the same every step (one minibatch of random data).
     """
     import optlib
@@ -875,7 +876,7 @@ def model_step(sizes: Sequence[int] = (784, 100, 10), steps: int = 200, rounds: 
     }
     if numba is not None:
         variants["optlib fused"] = run(optlib.Adam(lr=1e-3, fused=True),
-                                                   MLP(list(sizes), seed=0).params, grads)
+                                       MLP(list(sizes), seed=0).params, grads)
     if torch is not None:
         t_grads = [torch.from_numpy(g.copy()) for g in grads.values()]
         for kind, options in (("torch", {}), ("torch foreach", {"foreach": True})):

@@ -131,6 +131,14 @@ def _flat_views(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> dict[str
     return views
 
 
+def _in_one_buffer(arrays: dict[str, np.ndarray], dtype: np.dtype) -> dict[str, np.ndarray]:
+    """Copies of ``arrays`` (cast to ``dtype``) as views of one flat buffer (see _flat_views)."""
+    views = _flat_views({name: a.shape for name, a in arrays.items()}, dtype)
+    for name, a in arrays.items():
+        views[name][...] = a
+    return views
+
+
 # ----------------------------------------------------------------------------
 # softmax cross-entropy
 # ----------------------------------------------------------------------------
@@ -325,20 +333,13 @@ class MLP:
                 W = np.zeros((fan_in, fan_out))
             params[f"W{l}"] = W
             params[f"b{l}"] = np.zeros(fan_out)
-        # one flat buffer holds every parameter (see _flat_views)
-        flat = _flat_views({name: p.shape for name, p in params.items()}, self.dtype)
-        for name, p in params.items():
-            flat[name][...] = p
-        return flat
+        return _in_one_buffer(params, self.dtype)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # pickle and copy.deepcopy rebuild the parameters as separate arrays:
         # put them back into one buffer
         self.__dict__.update(state)
-        separate = self.params
-        self.params = _flat_views({name: p.shape for name, p in separate.items()}, self.dtype)
-        for name, p in separate.items():
-            self.params[name][...] = p
+        self.params = _in_one_buffer(self.params, self.dtype)
 
     @property
     def n_layers(self) -> int:

@@ -254,11 +254,10 @@ def _runs(arrays: list[Array]) -> list[tuple[int, int, Array | None]]:
     return runs
 
 
-def _units(pairs: list[tuple[str, Array, Array]],
-           p_runs: list[tuple[int, int, Array | None]]) -> list[_Unit]:
-    """Leaves whose params (``p_runs``, from :func:`_runs`) and grads tile one buffer each."""
+def _units(pairs: list[tuple[str, Array, Array]]) -> list[_Unit]:
+    """Group the runs of leaves whose params and grads tile one buffer each (see :func:`_runs`)."""
     units: list[_Unit] = []
-    for start, stop, p_span in p_runs:
+    for start, stop, p_span in _runs([p for _, p, _ in pairs]):
         if p_span is None:
             units += _single_units(pairs[start:stop])
             continue
@@ -463,7 +462,7 @@ class Optimizer:
         # their parameters and gradients that way) are checked and updated
         # as one array: a dozen numpy calls for the whole model instead of a
         # dozen per leaf. Array-valued hyperparameters broadcast leaf by leaf.
-        units = _single_units(pairs) if array_hypers else _units(pairs, _runs([p for _, p, _ in pairs]))
+        units = _single_units(pairs) if array_hypers else _units(pairs)
         if self.check_finite:
             bad = _first_non_finite(units, self._fused.is_finite if self.fused else None)
             if bad is not None:
