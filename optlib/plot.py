@@ -8,6 +8,13 @@ returns the animation). Each optimizer keeps one colour in every figure
 in one plot (``"Adam lr=0.1"`` and ``"Adam lr=0.01"``) get different dash
 patterns instead.
 
+Figures are sized for the book's text column (:data:`TEXT_WIDTH` inches at
+:data:`DPI`, 672 pixels): call :func:`use_book_style` once (every chapter's
+setup cell does) and make multi-panel figures with :func:`subplots`, so a
+figure is never shrunk to fit and its text stays as large as it was drawn.
+Contour lines are light grey and trajectories take strong colours and
+markers, so paths stand out from the level sets.
+
 Conventions for trajectories (as returned by :func:`optlib.surfaces.trajectory`):
 an array of shape ``(steps + 1, 2)`` is one path, ``(steps + 1, n, 2)`` is
 ``n`` paths drawn in the same colour under one label. ``trajectories`` may
@@ -25,11 +32,40 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "PALETTE", "color_for", "contour", "loss_curves", "schedule_plot", "animate",
-    "animation_html",
+    "PALETTE", "TEXT_WIDTH", "DPI", "BOOK_STYLE", "use_book_style", "subplots",
+    "color_for", "contour", "loss_curves", "schedule_plot", "animate", "animation_html",
 ]
 
-#: One colour per optimizer (matplotlib's tab10), the same in every figure.
+#: Width of the book's text column in inches; at :data:`DPI` it is the
+#: column's 672 CSS pixels, so a figure this wide is shown at its drawn size.
+TEXT_WIDTH = 6.72
+#: Resolution of the book's figures (pixels per inch).
+DPI = 100
+#: Smallest text, in points, that the book's style draws (tick and legend
+#: labels): 9 pt at :data:`DPI` is 12.5 pixels in the text column.
+MIN_FONT_PT = 9.0
+
+#: matplotlib rcParams of the book: column-wide figures and legible text.
+BOOK_STYLE: dict[str, Any] = {
+    "figure.figsize": (TEXT_WIDTH, 3.9),
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "figure.constrained_layout.use": True,
+    "font.size": 10.5,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 11,
+    "lines.linewidth": 1.6,
+    "axes.grid": False,
+}
+
+#: One colour per optimizer, the same in every figure: a high-contrast
+#: qualitative palette (tab10 with black instead of its grey, which would
+#: vanish into the grey contour lines).
 PALETTE: dict[str, str] = {
     "SGD": "#1f77b4",
     "Momentum": "#ff7f0e",
@@ -38,10 +74,16 @@ PALETTE: dict[str, str] = {
     "RMSprop": "#9467bd",
     "Adagrad": "#8c564b",
     "Adadelta": "#e377c2",
-    "AMSGrad": "#7f7f7f",
+    "AMSGrad": "#000000",
     "AdamW": "#bcbd22",
     "Yogi": "#17becf",
 }
+
+#: Markers of successive trajectory groups in one contour plot, so paths are
+#: told apart without colour too.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+#: Colour of contour lines: light grey, under every trajectory colour.
+CONTOUR_COLOR = "0.72"
 
 # For labels that name no known optimizer: darker shades, picked by a stable
 # hash of the label so a name keeps its colour from figure to figure.
@@ -92,17 +134,66 @@ def _styles(labels: Sequence[str | None]) -> list[tuple[str, str]]:
     return out
 
 
-def _new_axes(ax: Any, figsize: tuple[float, float] = (6.0, 4.5)) -> Any:
+def use_book_style() -> None:
+    """Set matplotlib's rcParams to :data:`BOOK_STYLE` for the rest of the session.
+
+    Figures then default to the text column's width at :data:`DPI`, with
+    text of at least :data:`MIN_FONT_PT` points, and use constrained layout
+    so labels of neighbouring panels do not collide. Every chapter's setup
+    cell calls it; outside the book it is optional.
+    """
+    import matplotlib as mpl
+
+    _pyplot()  # the helpful ImportError when matplotlib is missing
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, height: float | None = None,
+             **kwargs: Any) -> tuple[Any, Any]:
+    """``plt.subplots`` with the figure as wide as the text column.
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Grid of panels.
+    height : float, optional
+        Figure height in inches. Default: 3.9 for one row, 2.9 per row for more
+        (square-ish panels for three across).
+    **kwargs
+        Passed to ``plt.subplots`` (``sharex``, ``sharey``, ``subplot_kw``, ...);
+        ``figsize`` is not accepted: the width is the column's.
+
+    Returns
+    -------
+    (Figure, Axes or array of Axes)
+    """
+    for name, value in (("nrows", nrows), ("ncols", ncols)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if "figsize" in kwargs:
+        raise ValueError("subplots sizes the figure to the text column; pass height= "
+                         "instead of figsize=")
+    if height is None:
+        height = 3.9 if nrows == 1 else 2.9 * nrows
+    elif not height > 0:
+        raise ValueError(f"height must be a positive number of inches, got {height!r}")
     plt = _pyplot()
+    kwargs.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, float(height)), **kwargs)
+
+
+def _new_axes(ax: Any) -> Any:
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = subplots()
     return ax
 
 
 def _legend(ax: Any) -> None:
+    # "best" places the legend where it covers the fewest plotted points
+    # (paths and markers; contour lines do not count), at a legible size.
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(fontsize="small", framealpha=0.85)
+        ax.legend(loc="best", fontsize=max(MIN_FONT_PT, 9.0), framealpha=0.9)
 
 
 # ----------------------------------------------------------------------------
@@ -210,22 +301,31 @@ def contour(surface: Any, trajectories: Any = None, labels: Sequence[str] | None
     X, Y, Z = surface.grid(resolution)
     if log_levels is None:
         log_levels = bool(np.isfinite(surface.minimum))
-    ax.contour(X, Y, Z, levels=_levels(Z, levels, log_levels), cmap="viridis",
-               linewidths=0.7, alpha=0.8)
+    ax.contour(X, Y, Z, levels=_levels(Z, levels, log_levels), colors=CONTOUR_COLOR,
+               linewidths=0.6)
     if len(surface.minimizers):
         ax.plot(surface.minimizers[:, 0], surface.minimizers[:, 1], ls="none", marker="*",
                 ms=13, mfc="gold", mec="black", mew=0.8, zorder=4, gid="minimizer",
                 label="minimizer" if groups else "_nolegend_")
-    for (label, path), (color, dash) in zip(groups, _styles([g[0] for g in groups])):
-        lines = ax.plot(path[..., 0], path[..., 1], color=color, ls=dash, lw=1.4,
-                        gid="trajectory")
+    for i, ((label, path), (color, dash)) in enumerate(
+            zip(groups, _styles([g[0] for g in groups]))):
+        # a marker on about a dozen iterates tells the paths apart in grey print
+        marker = _MARKERS[i % len(_MARKERS)]
+        every = max(1, (len(path) - 1) // 12)
+        lines = ax.plot(path[..., 0], path[..., 1], color=color, ls=dash, lw=1.6,
+                        marker=marker, ms=3.5, markevery=every, gid="trajectory")
         for j, line in enumerate(lines):
             line.set_label(label if (j == 0 and label is not None) else "_nolegend_")
-        ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker="o", ms=6, mfc="white",
-                mec=color, mew=1.5, zorder=3, gid="start")
+        ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker="o", ms=7, mfc="white",
+                mec=color, mew=1.6, zorder=3, gid="start")
         end = _last_finite(path)
-        ax.plot(end[:, 0], end[:, 1], ls="none", marker="X", ms=7, color=color,
-                mec="black", mew=0.5, zorder=3, gid="end")
+        ax.plot(end[:, 0], end[:, 1], ls="none", marker="X", ms=8, color=color,
+                mec="black", mew=0.6, zorder=3, gid="end")
+    if groups:  # one legend entry each for the start and end symbols
+        ax.plot([], [], ls="none", marker="o", ms=7, mfc="white", mec="black",
+                mew=1.4, label="start")
+        ax.plot([], [], ls="none", marker="X", ms=8, color="0.4", mec="black",
+                mew=0.6, label="end")
     ax.set_xlim(*surface.xlim)
     ax.set_ylim(*surface.ylim)
     ax.set_xlabel("$x$")
@@ -438,14 +538,18 @@ def _frame_steps(length: int, max_frames: int) -> np.ndarray:
 
 
 def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None, *,
-            interval: int = 100, max_frames: int = 40, dpi: int = 72,
-            figsize: tuple[float, float] = (5.0, 3.75), html: bool = False,
-            **contour_kwargs: Any) -> Any:
+            interval: int = 100, max_frames: int = 40, dpi: int = DPI,
+            figsize: tuple[float, float] | None = None, loss: bool = False,
+            html: bool = False, **contour_kwargs: Any) -> Any:
     r"""Animate trajectories growing over the contour plot of ``surface``.
 
     Frames show the iterates :math:`x_0, \dots, x_k` for at most
-    ``max_frames`` evenly spaced :math:`k` (always the first and the last), at
-    a modest ``dpi``, so the HTML embedded in the built book stays small.
+    ``max_frames`` evenly spaced :math:`k` (always the first and the last).
+    With ``loss=True`` a second panel draws :math:`f(x_k) - f^\star` against
+    :math:`k` as the paths grow (the best of each group of paths: its
+    minimum over starting points), so the reader sees where along the path
+    the loss falls. The default size is the text column's width, so the
+    animation is shown at the size it was drawn.
 
     Parameters
     ----------
@@ -456,9 +560,13 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
     max_frames : int
         Upper bound on the number of frames.
     dpi : int
-        Resolution of each frame.
-    figsize : (float, float)
-        Figure size in inches.
+        Resolution of each frame (default :data:`DPI`).
+    figsize : (float, float), optional
+        Figure size in inches. Default: :data:`TEXT_WIDTH` wide, 4.2 high
+        (3.4 with the loss panel).
+    loss : bool
+        Add the loss panel beside the contour plot. Needs a surface with a
+        finite minimum (``surface.minimum``); else :math:`f(x_k)` is drawn.
     html : bool
         Return :func:`animation_html` of the animation (for the static book)
         instead of the animation.
@@ -481,34 +589,64 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
     plt = _pyplot()
     from matplotlib.animation import FuncAnimation
 
-    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    if figsize is None:
+        figsize = (TEXT_WIDTH, 3.4 if loss else 4.2)
+    if loss:
+        fig, (ax, loss_ax) = plt.subplots(
+            1, 2, figsize=figsize, dpi=dpi, layout="constrained",
+            gridspec_kw={"width_ratios": (1.35, 1)})
+    else:
+        fig, ax = plt.subplots(figsize=figsize, dpi=dpi, layout="constrained")
+        loss_ax = None
     # fewer levels than a still figure: every frame redraws them, and smaller frames
     contour(surface, ax=ax, **{"levels": 15, **contour_kwargs})
     base_title = ax.get_title()
     artists = []
-    for (label, path), (color, dash) in zip(groups, _styles([g[0] for g in groups])):
-        lines = ax.plot(path[:1, :, 0], path[:1, :, 1], color=color, ls=dash, lw=1.4,
+    floor = surface.minimum if np.isfinite(surface.minimum) else 0.0
+    for i, ((label, path), (color, dash)) in enumerate(
+            zip(groups, _styles([g[0] for g in groups]))):
+        marker = _MARKERS[i % len(_MARKERS)]
+        lines = ax.plot(path[:1, :, 0], path[:1, :, 1], color=color, ls=dash, lw=1.6,
                         gid="trajectory")
         for j, line in enumerate(lines):
             line.set_label(label if (j == 0 and label is not None) else "_nolegend_")
-        ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker="o", ms=5, mfc="white",
-                mec=color, mew=1.2, zorder=3, gid="start")
-        (head,) = ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker="o", ms=5,
-                          color=color, zorder=4, gid="head")
-        artists.append((path, lines, head))
+        ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker="o", ms=6, mfc="white",
+                mec=color, mew=1.4, zorder=3, gid="start")
+        (head,) = ax.plot(path[0, :, 0], path[0, :, 1], ls="none", marker=marker, ms=6,
+                          color=color, mec="black", mew=0.5, zorder=4, gid="head")
+        curve, values = None, None
+        if loss_ax is not None:
+            with np.errstate(all="ignore"):
+                values = np.min(surface.f(path) - floor, axis=1)     # (T,)
+            (curve,) = loss_ax.plot(values[:1], color=color, ls=dash, lw=1.6,
+                                    label="_nolegend_" if label is None else str(label))
+        artists.append((path, lines, head, curve, values))
     _legend(ax)
-    fig.tight_layout()   # the frames are saved without bbox_inches="tight": keep labels inside
-    frame_steps = _frame_steps(max(len(path) for path, _, _ in artists), int(max_frames))
+    frame_steps = _frame_steps(max(len(a[0]) for a in artists), int(max_frames))
+    if loss_ax is not None:
+        finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for *_, v in artists])
+        loss_ax.set_yscale("log")
+        if finite.size:
+            loss_ax.set_ylim(finite.min() / 2, finite.max() * 2)
+        loss_ax.set_xlim(0, max(len(a[0]) for a in artists) - 1)
+        loss_ax.set_xlabel("step $k$")
+        loss_ax.set_ylabel(r"$f(x_k) - f^\star$" if np.isfinite(surface.minimum)
+                           else "$f(x_k)$")
 
     def draw_frame(i: int) -> list:
         k = int(frame_steps[i])
-        for path, lines, head in artists:
+        changed = [ax.title]
+        for path, lines, head, curve, values in artists:
             kk = min(k, len(path) - 1)
             for j, line in enumerate(lines):  # one line per starting point
                 line.set_data(path[: kk + 1, j, 0], path[: kk + 1, j, 1])
             head.set_data(path[kk, :, 0], path[kk, :, 1])
+            changed += [*lines, head]
+            if curve is not None:
+                curve.set_data(np.arange(kk + 1), values[: kk + 1])
+                changed.append(curve)
         ax.set_title(f"{base_title}, step {k}")
-        return [ax.title] + [a for _, lines, head in artists for a in (*lines, head)]
+        return changed
 
     anim = FuncAnimation(fig, draw_frame, frames=len(frame_steps), interval=interval,
                          blit=True, repeat=False, cache_frame_data=False)

@@ -67,7 +67,7 @@ def test_contour_draws_paths_markers_and_minimizers():
     np.testing.assert_array_equal(ends[1].get_xydata(), three[-1])
     (stars,) = lines_with(ax, "minimizer")
     np.testing.assert_array_equal(stars.get_xydata(), s.minimizers)
-    assert legend_texts(ax) == ["minimizer", "SGD", "Adam"]
+    assert legend_texts(ax) == ["minimizer", "SGD", "Adam", "start", "end"]
     assert ax.get_xlabel() == "$x$" and ax.get_ylabel() == "$y$"
     assert ax.get_xlim() == s.xlim and ax.get_ylim() == s.ylim
     assert ax.get_title() == s.name

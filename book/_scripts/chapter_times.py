@@ -6,6 +6,12 @@ on a slow or busy machine), so the budget is checked here, on demand::
 
     .venv/bin/python book/_scripts/chapter_times.py              # chapters in _toc.yml
     .venv/bin/python book/_scripts/chapter_times.py book/sgd.ipynb
+    .venv/bin/python book/_scripts/chapter_times.py --seed 2 book/sgd.ipynb
+    .venv/bin/python book/_scripts/chapter_times.py --save /tmp/run book/sgd.ipynb
+
+``--seed N`` runs the chapters with ``SEED = N`` (their claims must hold for
+any seed); ``--save DIR`` writes each executed notebook into DIR, with its
+figures, so they can be looked at without building the book.
 
 Each notebook runs in a fresh kernel in a temporary working directory, as in
 the book build. The exit status is 1 if a chapter fails or a budget is
@@ -49,21 +55,51 @@ def toc_notebooks(toc: pathlib.Path = REPO / "_toc.yml") -> list[pathlib.Path]:
     return found
 
 
-def run_notebook(path: pathlib.Path, timeout: int = 600) -> float:
+def run_notebook(path: pathlib.Path, timeout: int = 600, seed: int = 0,
+                 save_to: pathlib.Path | None = None) -> float:
     """Execute one notebook with nbclient; return the wall-clock seconds.
 
+    ``seed`` replaces the setup cell's ``SEED = 0``; ``save_to`` is a folder
+    that receives the executed notebook (also when a cell fails).
     Raises ``nbclient.exceptions.CellExecutionError`` if a cell fails.
     """
     import nbclient
     import nbformat
 
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from chapter_tools import with_seed
+
     nb = nbformat.read(str(path), as_version=4)
+    if seed != 0:
+        nb = with_seed(nb, seed)
     with tempfile.TemporaryDirectory(prefix="chapter-") as cwd:
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                          resources={"metadata": {"path": cwd}})
         start = time.perf_counter()
-        client.execute()
+        try:
+            client.execute()
+        finally:
+            if save_to is not None:
+                save_executed(nb, path.stem, save_to)
         return time.perf_counter() - start
+
+
+def save_executed(nb, stem: str, folder: pathlib.Path) -> None:
+    """Write the executed notebook and each PNG figure it shows into ``folder``.
+
+    Figures are named ``<stem>-cell<index>-<k>.png`` by the cell that drew them.
+    """
+    import base64
+
+    import nbformat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / f"{stem}.ipynb"))
+    for index, cell in enumerate(nb.cells):
+        pngs = [out["data"]["image/png"] for out in cell.get("outputs", [])
+                if "image/png" in out.get("data", {})]
+        for k, png in enumerate(pngs):
+            (folder / f"{stem}-cell{index}-{k}.png").write_bytes(base64.b64decode(png))
 
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -101,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds allowed per chapter (default: %(default)s)")
     parser.add_argument("--total-budget", type=float, default=BOOK_BUDGET_S,
                         help="seconds allowed for all chapters (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="run with SEED = this instead of 0 (default: %(default)s)")
+    parser.add_argument("--save", type=pathlib.Path, metavar="DIR",
+                        help="write each executed notebook into DIR")
     args = parser.parse_args(argv)
 
     paths = args.notebooks or toc_notebooks()
@@ -113,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, total, ok = [], 0.0, True
     for path in paths:
         try:
-            seconds = run_notebook(path)
+            seconds = run_notebook(path, seed=args.seed, save_to=args.save)
         except CellExecutionError as err:
             rows.append((display_name(path), None, f"FAILED: {failure_summary(err)}"))
             ok = False

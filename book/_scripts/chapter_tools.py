@@ -43,9 +43,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import optlib
+import optlib.plot
 
+optlib.plot.use_book_style()  # figures sized for the text column, legible text
 SEED = 0
 rng = np.random.default_rng(SEED)'''
+
+#: The line of :data:`FIRST_CELL` that fixes the seed; :func:`with_seed` replaces it.
+SEED_LINE = "SEED = 0"
 
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -106,6 +111,26 @@ def problems(path: pathlib.Path) -> list[str]:
             "`python book/_scripts/chapter_tools.py clean` on the notebook"
         )
     return found
+
+
+def with_seed(nb: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The notebook with ``SEED = seed`` in its setup cell instead of ``SEED = 0``.
+
+    The book's claims must hold for any seed (book/CONVENTIONS.md): the build
+    runs every chapter with seed 0, the notebook tests with another one.
+    Raises ``ValueError`` when the first code cell does not fix the seed with
+    :data:`SEED_LINE`, so a chapter cannot silently escape the second seed.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    first = first_code_cell(nb)
+    lines = source(first).split("\n") if first is not None else []
+    if SEED_LINE not in lines:
+        raise ValueError(f"the first code cell has no line {SEED_LINE!r} to replace; "
+                         "run `python book/_scripts/chapter_tools.py clean` on the notebook")
+    lines[lines.index(SEED_LINE)] = f"SEED = {seed}"
+    first["source"] = "\n".join(lines)
+    return nb
 
 
 def code_cell(text: str, tags: list[str] | None = None) -> dict[str, Any]:
