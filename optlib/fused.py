@@ -111,11 +111,11 @@ def _sgd(p, g, wd, lr):
         x = p[i]
         gi = g[i]
         if wd != 0:
-            gi = x * wd + g[i]                     # g_t + λ x_{t-1}
+            gi = x * wd + g[i]                     # g_t + ω x_{t-1}
         p[i] = x - gi * lr                         # x_t = x_{t-1} - η g_t
 
 
-def _sgd_momentum(p, g, b, wd, mu, one_minus_tau, damped, first, nesterov, lr):
+def _sgd_momentum(p, g, b, wd, beta, one_minus_delta, damped, first, nesterov, lr):
     for i in prange(p.size):
         x = p[i]
         gi = g[i]
@@ -124,11 +124,11 @@ def _sgd_momentum(p, g, b, wd, mu, one_minus_tau, damped, first, nesterov, lr):
         if first:
             bi = gi                                # b_1 = g_1
         elif damped:
-            bi = b[i] * mu + gi * one_minus_tau    # b_t = μ b_{t-1} + (1-τ) g_t
+            bi = b[i] * beta + gi * one_minus_delta    # b_t = β b_{t-1} + (1-δ) g_t
         else:
-            bi = b[i] * mu + gi
+            bi = b[i] * beta + gi
         b[i] = bi
-        d = bi * mu + gi if nesterov else bi       # d_t = g_t + μ b_t (nesterov) or b_t
+        d = bi * beta + gi if nesterov else bi       # d_t = g_t + β b_t (nesterov) or b_t
         p[i] = x - d * lr                          # x_t = x_{t-1} - η d_t
 
 
@@ -143,7 +143,7 @@ def _adagrad(p, g, s, wd, eps, clr):
         p[i] = x - (gi / (np.sqrt(si) + eps)) * clr   # x_t = x_{t-1} - η̃_t g_t/(√s_t + ε)
 
 
-def _rmsprop(p, g, v, gbar, b, wd, alpha, one_minus_alpha, eps, mu, lr, centered, momentum):
+def _rmsprop(p, g, v, gbar, b, wd, alpha, one_minus_alpha, eps, beta, lr, centered, momentum):
     for i in prange(p.size):
         x = p[i]
         gi = g[i]
@@ -158,7 +158,7 @@ def _rmsprop(p, g, v, gbar, b, wd, alpha, one_minus_alpha, eps, mu, lr, centered
         else:
             denom = np.sqrt(vi) + eps
         if momentum:
-            bi = b[i] * mu + gi / denom                   # b_t = μ b_{t-1} + g_t/denom
+            bi = b[i] * beta + gi / denom                   # b_t = β b_{t-1} + g_t/denom
             b[i] = bi
             p[i] = x - bi * lr
         else:
@@ -182,10 +182,10 @@ def _adadelta(p, g, v, u, wd, rho, one_minus_rho, eps, lr):
 def _adam(p, g, m, v, vmax, wd, decay, one_minus_beta1, beta2, one_minus_beta2, eps,
           step_size, amsgrad):
     for i in prange(p.size):
-        x = p[i] * decay                           # AdamW: x ← (1 - ηλ) x (decay = 1 for Adam)
+        x = p[i] * decay                           # AdamW: x ← (1 - ηω) x (decay = 1 for Adam)
         gi = g[i]
         if wd != 0:
-            gi = x * wd + g[i]                     # Adam: g_t + λ x_{t-1}
+            gi = x * wd + g[i]                     # Adam: g_t + ω x_{t-1}
         mi = m[i]
         mi = mi + (gi - mi) * one_minus_beta1      # m_t = β1 m_{t-1} + (1-β1) g_t
         m[i] = mi

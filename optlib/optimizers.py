@@ -8,8 +8,11 @@ Every optimizer updates parameters **in place**::
 Notation (the book uses the same symbols): :math:`x_t` parameters after
 :math:`t` updates, :math:`g_t` the gradient used by update :math:`t`
 (:math:`t = 1, 2, \dots`), :math:`\eta` the learning rate ``lr``,
-:math:`\lambda` ``weight_decay``, :math:`\mu` ``momentum``, :math:`\tau`
-``dampening``, :math:`\beta_1, \beta_2` ``betas``, :math:`\epsilon` ``eps``.
+:math:`\omega` ``weight_decay``, :math:`\beta` ``momentum``, :math:`\delta`
+``dampening``, :math:`\beta_1, \beta_2` ``betas``, :math:`\epsilon` ``eps``,
+:math:`b_t` the momentum buffer. :math:`\mu` (strong convexity) and
+:math:`\lambda` (Hessian eigenvalues) keep their meaning from the book and are
+never hyperparameters.
 A schedule ``lr(k)`` is evaluated at :math:`k = t - 1`, the number of updates
 done before this one.
 
@@ -401,7 +404,7 @@ class Optimizer:
         return buf[: like.size].reshape(like.shape)
 
     def decayed(self, grad: Array, param: Array, weight_decay: Any) -> Array:
-        r"""The L2-regularised gradient :math:`g + \lambda x` (grad itself if :math:`\lambda = 0`)."""
+        r"""The L2-regularised gradient :math:`g + \omega x` (grad itself if :math:`\omega = 0`)."""
         if _is_zero(weight_decay):
             return grad
         out = np.multiply(param, weight_decay, out=self.scratch(param, 1))
@@ -624,9 +627,9 @@ class SGD(Optimizer):
 
     .. math::
 
-        g_t &\leftarrow g_t + \lambda x_{t-1} \\
-        b_t &= \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
-        d_t &= \begin{cases} g_t + \mu b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases} \\
+        g_t &\leftarrow g_t + \omega x_{t-1} \\
+        b_t &= \begin{cases} g_t & t = 1 \\ \beta b_{t-1} + (1-\delta) g_t & t > 1 \end{cases} \\
+        d_t &= \begin{cases} g_t + \beta b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases} \\
         x_t &= x_{t-1} - \eta\, d_t
 
     With ``momentum=0`` this is plain (stochastic) gradient descent
@@ -638,9 +641,9 @@ class SGD(Optimizer):
     Parameters
     ----------
     lr : float, ndarray or callable, default 1e-3
-    momentum : float, default 0 (:math:`\mu`, in [0, 1])
-    dampening : float, default 0 (:math:`\tau`, in [0, 1])
-    weight_decay : float, default 0 (:math:`\lambda \ge 0`, L2 penalty added to the gradient)
+    momentum : float, default 0 (:math:`\beta`, in [0, 1])
+    dampening : float, default 0 (:math:`\delta`, in [0, 1])
+    weight_decay : float, default 0 (:math:`\omega \ge 0`, L2 penalty added to the gradient)
     nesterov : bool, default False (needs momentum > 0 and dampening = 0)
     """
 
@@ -666,20 +669,20 @@ class SGD(Optimizer):
         return {"momentum_buffer": np.zeros_like(param)} if self._has_momentum() else {}
 
     def update(self, param, grad, state, lr, t):
-        g = self.decayed(grad, param, self.weight_decay)  # g_t + λ x_{t-1}
+        g = self.decayed(grad, param, self.weight_decay)  # g_t + ω x_{t-1}
         if self._has_momentum():
             b = state["momentum_buffer"]
             if t == 1:
                 b[...] = g  # b_1 = g_1
             else:
-                b *= self.momentum  # b_t = μ b_{t-1} + (1-τ) g_t
+                b *= self.momentum  # b_t = β b_{t-1} + (1-δ) g_t
                 if _is_zero(self.dampening):
                     b += g
                 else:
                     b += np.multiply(g, 1.0 - self.dampening, out=self.scratch(param, 2))
             if self.nesterov:
                 d = np.multiply(b, self.momentum, out=self.scratch(param, 2))
-                d += g  # d_t = g_t + μ b_t
+                d += g  # d_t = g_t + β b_t
             else:
                 d = b
         else:
@@ -691,7 +694,7 @@ class SGD(Optimizer):
 class Momentum(SGD):
     r"""Heavy-ball momentum: :class:`SGD` with ``momentum=0.9`` by default.
 
-    :math:`b_t = \mu b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta b_t` (Polyak 1964).
+    :math:`b_t = \beta b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta b_t` (Polyak 1964).
     """
 
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
@@ -705,7 +708,7 @@ class Momentum(SGD):
 class Nesterov(SGD):
     r"""Nesterov momentum: :class:`SGD` with ``nesterov=True``, ``momentum=0.9``.
 
-    :math:`b_t = \mu b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta (g_t + \mu b_t)`:
+    :math:`b_t = \beta b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta (g_t + \beta b_t)`:
     the "look-ahead" form of Bengio et al. (2013) used by PyTorch and Keras,
     which evaluates the gradient at the current iterate rather than at the
     extrapolated point of Sutskever et al. (2013).
@@ -728,7 +731,7 @@ class Adagrad(Optimizer):
 
     .. math::
 
-        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        g_t &\leftarrow g_t + \omega x_{t-1} \\
         \tilde\eta_t &= \eta / (1 + (t-1)\,\delta) \\
         s_t &= s_{t-1} + g_t^2, \qquad s_0 = \text{initial\_accumulator\_value} \\
         x_t &= x_{t-1} - \tilde\eta_t\, g_t / (\sqrt{s_t} + \epsilon)
@@ -778,12 +781,12 @@ class RMSprop(Optimizer):
 
     .. math::
 
-        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        g_t &\leftarrow g_t + \omega x_{t-1} \\
         v_t &= \alpha v_{t-1} + (1-\alpha) g_t^2 \\
         \bar g_t &= \alpha \bar g_{t-1} + (1-\alpha) g_t, \quad
         \tilde v_t = v_t - \bar g_t^2 \quad (\text{centered; else } \tilde v_t = v_t) \\
-        b_t &= \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
-        x_t &= x_{t-1} - \eta\, b_t \quad (\text{with } \mu = 0:\ x_t = x_{t-1} - \eta g_t/(\sqrt{\tilde v_t}+\epsilon))
+        b_t &= \beta b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
+        x_t &= x_{t-1} - \eta\, b_t \quad (\text{with } \beta = 0:\ x_t = x_{t-1} - \eta g_t/(\sqrt{\tilde v_t}+\epsilon))
 
     Parameters
     ----------
@@ -791,7 +794,7 @@ class RMSprop(Optimizer):
     alpha : default 0.99 (in [0, 1])
     eps : default 1e-8, added outside the square root
     weight_decay : default 0
-    momentum : default 0 (:math:`\mu`, in [0, 1])
+    momentum : default 0 (:math:`\beta`, in [0, 1])
     centered : default False
     """
 
@@ -839,7 +842,7 @@ class RMSprop(Optimizer):
         else:
             b = state["momentum_buffer"]
             b *= self.momentum
-            b += np.divide(g, denom, out=denom)  # b_t = μ b_{t-1} + g_t/(√ṽ_t+ε)
+            b += np.divide(g, denom, out=denom)  # b_t = β b_{t-1} + g_t/(√ṽ_t+ε)
             param -= np.multiply(b, lr, out=denom)
 
 
@@ -848,7 +851,7 @@ class Adadelta(Optimizer):
 
     .. math::
 
-        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        g_t &\leftarrow g_t + \omega x_{t-1} \\
         v_t &= \rho v_{t-1} + (1-\rho) g_t^2 \\
         \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
         u_t &= \rho u_{t-1} + (1-\rho) \Delta_t^2 \\
@@ -906,7 +909,7 @@ class Adam(Optimizer):
 
     .. math::
 
-        g_t &\leftarrow g_t + \lambda x_{t-1} \\
+        g_t &\leftarrow g_t + \omega x_{t-1} \\
         m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
         v_t &= \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
         \hat v_t &= \max(\hat v_{t-1}, v_t) \quad (\text{amsgrad; else } \hat v_t = v_t) \\
@@ -993,15 +996,15 @@ class AdamW(Adam):
 
     .. math::
 
-        x_{t-1} &\leftarrow (1 - \eta\lambda)\, x_{t-1} \\
-        &\text{then the Adam update with } \lambda = 0 \text{ in the gradient.}
+        x_{t-1} &\leftarrow (1 - \eta\omega)\, x_{t-1} \\
+        &\text{then the Adam update with } \omega = 0 \text{ in the gradient.}
 
     Parameters
     ----------
     lr : default 1e-3
     betas : default (0.9, 0.999)
     eps : default 1e-8
-    weight_decay : default 1e-2 (:math:`\lambda`)
+    weight_decay : default 1e-2 (:math:`\omega`)
     amsgrad : default False
     """
 
@@ -1013,7 +1016,7 @@ class AdamW(Adam):
 
     def update(self, param, grad, state, lr, t):
         if not _is_zero(self.weight_decay):
-            param *= 1.0 - lr * self.weight_decay  # x ← (1 - ηλ) x
+            param *= 1.0 - lr * self.weight_decay  # x ← (1 - ηω) x
         super().update(param, grad, state, lr, t)
 
     def _gradient(self, param, grad):
