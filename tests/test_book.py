@@ -12,6 +12,7 @@ import html.parser
 import http.server
 import importlib.util
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -266,6 +267,49 @@ def test_chapter_tools_reject_a_broken_notebook_and_an_existing_file(tmp_path, c
         chapter_tools.problems(broken)
     assert chapter_tools.main(["new", str(broken), "Title"]) == 2
     assert "broken.ipynb exists already" in capsys.readouterr().err
+
+
+def test_with_seed_replaces_the_seed_line_of_the_setup_cell_only():
+    nb = chapter_tools.new_chapter("Draft", "ch:draft")
+    nb["cells"].append(chapter_tools.code_cell("SEED = 0  # not the setup cell"))
+    chapter_tools.with_seed(nb, 7)
+    lines = chapter_tools.source(nb["cells"][1]).split("\n")
+    assert "SEED = 7" in lines and "SEED = 0" not in lines
+    assert chapter_tools.source(nb["cells"][2]) == "SEED = 0  # not the setup cell"
+    nb["cells"][1]["source"] = "SEED = 3"
+    with pytest.raises(ValueError, match="no line 'SEED = 0' to replace"):
+        chapter_tools.with_seed(nb, 1)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        chapter_tools.with_seed(chapter_tools.new_chapter("D", "ch:d"), -1)
+
+
+def _seed_probe_book(root: pathlib.Path) -> pathlib.Path:
+    """A copy of book/conftest.py and its tools beside one chapter that asserts SEED."""
+    book = root / "book"
+    (book / "_scripts").mkdir(parents=True)
+    (book / "conftest.py").write_text((BOOK / "conftest.py").read_text(encoding="utf-8"))
+    (book / "_scripts" / "chapter_tools.py").write_text(
+        (BOOK / "_scripts" / "chapter_tools.py").read_text(encoding="utf-8"))
+    nb = chapter_tools.new_chapter("Probe", "ch:probe")
+    nb["cells"][1]["source"] = "SEED = 0"          # no optlib import needed here
+    nb["cells"].append(chapter_tools.code_cell("assert SEED == 2, SEED"))
+    chapter_tools.write(nb, book / "probe.ipynb")
+    return book
+
+
+@pytest.mark.slow
+def test_notebook_tests_run_each_chapter_with_the_second_seed(tmp_path):
+    book = _seed_probe_book(tmp_path)
+    run = functools.partial(subprocess.run, [sys.executable, "-m", "pytest", "-q",
+                                             "-p", "no:cacheprovider", str(book)],
+                            cwd=tmp_path, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "OPTLIB_BOOK_SEED"}
+    default = run(env=env)                            # seed 1: the probe's assert fails
+    assert default.returncode == 1 and "1 failed, 1 passed" in default.stdout, default.stdout
+    second = run(env={**env, "OPTLIB_BOOK_SEED": "2"})
+    assert second.returncode == 0 and "2 passed" in second.stdout, second.stdout
+    wrong = run(env={**env, "OPTLIB_BOOK_SEED": "two"})
+    assert wrong.returncode != 0 and "OPTLIB_BOOK_SEED must be" in wrong.stdout + wrong.stderr
 
 
 # --------------------------------------------------------------------------
