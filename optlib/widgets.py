@@ -104,9 +104,10 @@ class Explorer:
     lr_slider : ipywidgets.FloatLogSlider
         Learning rate :math:`\eta`.
     beta1_slider : ipywidgets.FloatSlider
-        Momentum :math:`\mu` (Momentum, Nesterov) or :math:`\beta_1` (Adam family).
+        Momentum :math:`\beta` (Momentum, Nesterov) or :math:`\beta_1` (Adam family).
     beta2_slider : ipywidgets.FloatSlider
-        :math:`\beta_2` (Adam family), :math:`\alpha` (RMSprop) or :math:`\rho` (Adadelta).
+        :math:`\beta_2` (Adam family), or the decay :math:`\gamma` of RMSprop
+        (``alpha``) and Adadelta (``rho``).
     x0_slider, y0_slider : ipywidgets.FloatSlider
         Starting point :math:`(x_0, y_0)`.
     steps_slider : ipywidgets.IntSlider
@@ -126,7 +127,7 @@ class Explorer:
     def __init__(self, widgets: Any, surfaces: Mapping[str, Any], surface: str,
                  optimizer: str, lr: float, beta1: float, beta2: float,
                  x0: tuple[float, float] | None, steps: int, noise: float, seed: int,
-                 figsize: tuple[float, float]) -> None:
+                 figsize: tuple[float, float] | None) -> None:
         self.surfaces = dict(surfaces)
         self.seed = seed
         self.figsize = figsize
@@ -214,7 +215,7 @@ class Explorer:
         self.path = _surfaces.trajectory(surface, self.make_optimizer(), x0,
                                          int(self.steps_slider.value))
         plt = _plot._pyplot()
-        fig, ax = plt.subplots(figsize=self.figsize)
+        fig, ax = plt.subplots(figsize=self.figsize, layout="constrained")
         _plot.contour(surface, {name: self.path}, ax=ax)
         self.figure = fig
         self.status.value = self._summary(surface)
@@ -288,7 +289,7 @@ def explorer(surface: str = "rosenbrock", optimizer: str = "Adam", lr: float = 0
              beta1: float = 0.9, beta2: float = 0.999, x0: tuple[float, float] | None = None,
              steps: int = 200, noise: float = 0.0, seed: int = 0,
              surfaces: Mapping[str, Any] | None = None,
-             figsize: tuple[float, float] = (6.0, 4.5)) -> Explorer:
+             figsize: tuple[float, float] | None = None) -> Explorer:
     r"""A live optimizer playground: pick a surface and an optimizer, drag the sliders.
 
     Parameters
@@ -300,9 +301,10 @@ def explorer(surface: str = "rosenbrock", optimizer: str = "Adam", lr: float = 0
     lr : float
         Learning rate :math:`\eta` in [1e-5, 10] (log slider).
     beta1 : float
-        Momentum :math:`\mu` or :math:`\beta_1`, in [0, 0.999].
+        Momentum :math:`\beta` or Adam's :math:`\beta_1`, in [0, 0.999].
     beta2 : float
-        :math:`\beta_2`, RMSprop's :math:`\alpha` or Adadelta's :math:`\rho`, in [0.5, 0.9999].
+        :math:`\beta_2`, or the decay :math:`\gamma` of RMSprop (``alpha``) and Adadelta
+        (``rho``), in [0.5, 0.9999].
     x0 : (float, float), optional
         Starting point; default the surface's ``start``.
     steps : int
@@ -314,8 +316,9 @@ def explorer(surface: str = "rosenbrock", optimizer: str = "Adam", lr: float = 0
     surfaces : dict name -> Surface, optional
         The surfaces to choose from; default one of each in
         :data:`optlib.surfaces.SURFACES`.
-    figsize : (float, float)
-        Figure size in inches.
+    figsize : (float, float), optional
+        Figure size in inches; default matplotlib's (the text column's width
+        after :func:`optlib.plot.use_book_style`).
 
     Returns
     -------

@@ -314,3 +314,144 @@ def test_optlib_imports_without_matplotlib():
     code = ("import sys; sys.modules['matplotlib'] = None; "
             "import optlib, optlib.surfaces, optlib.plot; print('ok')")
     assert python_stdout(code) == "ok"
+
+
+# ----------------------------------------------------------------------------
+# the book's style: figures fit the text column and their text stays legible
+# ----------------------------------------------------------------------------
+
+#: The text column of the built book, in CSS pixels (sphinx-book-theme).
+COLUMN_PX = 672
+#: The smallest text a reader should have to read, in displayed pixels.
+MIN_TEXT_PX = 9.0
+
+
+@pytest.fixture
+def book_style():
+    with matplotlib.rc_context():
+        P.use_book_style()
+        yield
+
+
+def _png_width(fig, tight: bool) -> int:
+    """Width in pixels of the PNG that a notebook shows (bbox 'tight', as inline does)."""
+    from PIL import Image
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight" if tight else None)
+    return Image.open(io.BytesIO(buf.getvalue())).size[0]
+
+
+def displayed_text(fig, tight: bool = True) -> tuple[float, int]:
+    """(smallest text height in displayed pixels, PNG width) of ``fig`` in the column.
+
+    A figure wider than the column is scaled down to fit it, text and all; a
+    point is ``dpi / 72`` pixels.
+    """
+    from matplotlib.text import Text
+    fig.canvas.draw()
+    width = _png_width(fig, tight)
+    scale = min(1.0, COLUMN_PX / width)
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    assert sizes, "the figure has no text to measure"
+    return min(sizes) * fig.dpi / 72 * scale, width
+
+
+def _runs(s):
+    return {"SGD": trajectory(s, optlib.SGD(lr=1e-3), [[-1.2, 1.0], [0.5, 2.0]], steps=60),
+            "Momentum": trajectory(s, optlib.Momentum(lr=5e-4), [-1.2, 1.0], steps=60),
+            "Adam": trajectory(s, optlib.Adam(lr=0.05), [-1.2, 1.0], steps=60)}
+
+
+def _history_like(n):
+    return np.exp(-np.linspace(0, 3, n)) + 0.01
+
+
+def _every_plot_function():
+    """(name, figure) for each optlib.plot function, drawn as a chapter draws it."""
+    s = S.rosenbrock()
+    yield "contour", P.contour(s, _runs(s)).figure
+    yield "loss_curves", P.loss_curves({"SGD": _history_like(50), "Adam": _history_like(40)},
+                                       smooth=5).figure
+    yield "schedule_plot", P.schedule_plot(
+        {"cosine": optlib.schedules.cosine(lr=0.1, total_steps=100),
+         "step": optlib.schedules.step_decay(lr=0.1, step_size=30, gamma=0.5)}, 100).figure
+    fig, axes = P.subplots(1, 3)
+    for ax, surface in zip(axes, (S.rosenbrock(), S.beale(), S.saddle())):
+        P.contour(surface, _runs(surface) if surface.name != "saddle" else None, ax=ax)
+    yield "three contour panels from subplots", fig
+    fig, axes = P.subplots(2, 2)
+    P.loss_curves({"SGD": _history_like(30)}, ax=axes[0, 0])
+    yield "2 x 2 panels from subplots", fig
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_every_plot_function_is_legible_in_the_text_column(book_style, index):
+    name, fig = list(_every_plot_function())[index]
+    text_px, width = displayed_text(fig)
+    assert text_px >= MIN_TEXT_PX, f"{name}: smallest text {text_px:.1f} px in the column"
+    assert width <= COLUMN_PX * 1.05, f"{name}: {width} px wide, shrunk into {COLUMN_PX}"
+
+
+def test_animation_frames_are_column_wide_and_legible(book_style):
+    s = S.rosenbrock()
+    for loss in (False, True):
+        anim = P.animate(s, _runs(s), max_frames=3, loss=loss)
+        fig = anim._fig
+        anim._init_draw()
+        text_px, width = displayed_text(fig, tight=False)   # frames are saved untrimmed
+        assert 600 <= width <= COLUMN_PX, (loss, width)
+        assert text_px >= MIN_TEXT_PX, (loss, text_px)
+
+
+def test_the_same_figure_without_the_book_style_would_fail_the_check():
+    # the measure is not vacuous: the old default size, a 3-panel figure 11 in wide
+    # at 100 dpi with 7 pt ticks, is shrunk to a size nobody can read
+    import matplotlib.pyplot as plt
+    with matplotlib.rc_context({"figure.dpi": 100, "xtick.labelsize": 7,
+                                "ytick.labelsize": 7, "legend.fontsize": 7}):
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+        for ax in axes:
+            ax.plot([0, 1], [0, 1], label="SGD")
+            ax.legend()
+        text_px, width = displayed_text(fig)
+    assert width > COLUMN_PX and text_px < MIN_TEXT_PX
+
+
+def test_contours_are_grey_and_paths_coloured_with_distinct_markers(book_style):
+    s = S.rosenbrock()
+    ax = P.contour(s, _runs(s))
+    contour_sets = [c for c in ax.collections if hasattr(c, "levels")]
+    assert contour_sets and all(
+        np.allclose(np.unique(c.get_edgecolor()[:, :3], axis=0), 0.72) for c in contour_sets)
+    paths = lines_with(ax, "trajectory")
+    markers = {line.get_color(): line.get_marker() for line in paths}
+    assert len(set(markers.values())) == 3          # one marker per run (SGD, Momentum, Adam)
+    assert set(markers) == {P.PALETTE["SGD"], P.PALETTE["Momentum"], P.PALETTE["Adam"]}
+
+
+def test_subplots_is_column_wide_and_rejects_a_figsize(book_style):
+    fig, axes = P.subplots(2, 3)
+    assert axes.shape == (2, 3)
+    assert fig.get_size_inches()[0] == pytest.approx(P.TEXT_WIDTH)
+    assert fig.get_size_inches()[1] == pytest.approx(5.8)
+    assert P.subplots(height=2.5)[0].get_size_inches()[1] == pytest.approx(2.5)
+    with pytest.raises(ValueError, match="pass height= instead of figsize="):
+        P.subplots(1, 2, figsize=(10, 3))
+    with pytest.raises(ValueError, match="ncols must be an integer >= 1"):
+        P.subplots(1, 0)
+    with pytest.raises(ValueError, match="height must be a positive"):
+        P.subplots(height=-1)
+
+
+def test_animation_loss_panel_follows_the_paths(book_style):
+    s = S.quadratic()
+    gd = trajectory(s, optlib.SGD(lr=0.4), [[-5.0, -2.0], [4.0, 1.0]], steps=20)
+    anim = P.animate(s, {"SGD": gd}, max_frames=5, loss=True)
+    _, loss_ax = anim._fig.axes[:2]
+    assert loss_ax.get_yscale() == "log"
+    anim._draw_frame(len(anim.frame_steps) - 1)
+    (curve,) = loss_ax.lines
+    best = np.min(s.f(gd) - s.minimum, axis=1)     # the best of the two starts per step
+    np.testing.assert_allclose(curve.get_ydata(), best)
+    np.testing.assert_array_equal(curve.get_xdata(), np.arange(21))

@@ -70,7 +70,7 @@ def test_optimizer_betas_steps_and_start_sliders():
     np.testing.assert_array_equal(ex.path, expected)
     ex.optimizer_dropdown.value = "SGD"
     assert ex.beta1_slider.disabled and ex.beta2_slider.disabled
-    assert ex.figure.axes[0].lines[-1].get_color() == P.PALETTE["SGD"]
+    assert [ln for ln in ex.figure.axes[0].lines if ln.get_gid() == "end"][-1].get_color() == P.PALETTE["SGD"]
 
 
 def test_changing_the_surface_resets_the_start_and_redraws_once():
