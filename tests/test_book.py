@@ -668,8 +668,34 @@ FIND_BROKEN_IMAGES = """async () => {
 }"""
 
 
+# Code blocks, outputs and tables that do not fit the text column: a <pre>
+# that scrolls sideways (code cut off at the column's edge), a table wider
+# than the article. Returns a short description of each.
+FIND_OVERFLOW = """() => {
+  const found = [];
+  const article = document.querySelector('main article, article.bd-article, main');
+  const column = article ? article.clientWidth : document.body.clientWidth;
+  for (const pre of document.querySelectorAll('article pre, main pre')) {
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const line = pre.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      found.push(`code block ${pre.scrollWidth - pre.clientWidth} px too wide: ${line.slice(0, 80)}`);
+    }
+  }
+  for (const table of document.querySelectorAll('article table, main table')) {
+    if (table.getBoundingClientRect().width > column + 1) {
+      found.push(`table ${Math.round(table.getBoundingClientRect().width)} px wide in a ` +
+                 `${column} px column: ${table.innerText.slice(0, 60)}`);
+    }
+  }
+  return found;
+}"""
+
+#: A phone's viewport: the page must not scroll sideways there.
+PHONE = {"width": 390, "height": 844}
+
+
 def _page_problems(browser, site: str, page_path: str) -> list[str]:
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     foreign, failed, errors = [], [], []
 
     def route(r):
@@ -717,7 +743,28 @@ def _check_page(page, site: str, page_path: str) -> list[str]:
         problems.append("an error output cell is shown")
     hrefs = page.evaluate("Array.from(document.querySelectorAll('a[href]'), a => a.href)")
     problems += _broken_links(hrefs, site)
+    problems += page.evaluate(FIND_OVERFLOW)
     return problems
+
+
+def _phone_width_problems(browser, site: str, page_path: str) -> list[str]:
+    """At a phone's width, the page itself must not scroll sideways."""
+    context = browser.new_context(viewport=PHONE)
+    context.route("**/*", lambda r: r.continue_() if urllib.parse.urlsplit(
+        r.request.url).hostname in (None, "127.0.0.1") else r.abort())
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/{page_path}", wait_until="load")
+        if page.locator(".math").count():
+            page.wait_for_function("window.MathJax && MathJax.startup && "
+                                   "MathJax.startup.promise", timeout=30_000)
+            page.evaluate("MathJax.startup.promise.then(() => true)")
+        width = page.evaluate("document.documentElement.scrollWidth")
+    finally:
+        context.close()
+    limit = PHONE["width"]
+    return [] if width <= limit + 1 else [f"the page scrolls sideways at {limit} px: "
+                                          f"{width} px wide"]
 
 
 def _broken_links(hrefs: list[str], site: str) -> list[str]:
@@ -741,6 +788,12 @@ def _broken_links(hrefs: list[str], site: str) -> list[str]:
 @pytest.mark.parametrize("page_path", _built_pages() or ["book/intro.html"])
 def test_built_page_renders_in_a_browser(browser, site, page_path):
     problems = _page_problems(browser, site, page_path)
+    assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page_path", _built_pages() or ["book/intro.html"])
+def test_built_page_does_not_scroll_sideways_on_a_phone(browser, site, page_path):
+    problems = _phone_width_problems(browser, site, page_path)
     assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
 
 
