@@ -212,6 +212,38 @@ def test_notebook_starts_with_a_title_and_the_canonical_setup_cell(path):
         "of book/CONVENTIONS.md")
 
 
+def _cells(path: pathlib.Path, kind: str) -> list[tuple[int, str]]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [(i, _cell_source(c)) for i, c in enumerate(nb["cells"]) if c["cell_type"] == kind]
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=NOTEBOOK_IDS)
+def test_code_lines_fit_the_text_column(path):
+    # 88 characters of code fit the 672 px column without a scroll bar (CONVENTIONS.md)
+    long = [(i, n, len(line)) for i, text in _cells(path, "code")
+            for n, line in enumerate(text.split("\n"), start=1) if len(line) > 88]
+    assert not long, f"{path.relative_to(REPO)}: (cell, line, length) over 88: {long}"
+    assert chapter_tools.MAX_LINE == 88
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=NOTEBOOK_IDS)
+def test_equation_references_are_not_bracketed_twice(path):
+    # {eq} renders "(3.2)" itself; "({eq}`x`)" shows "((3.2))"
+    found = [(i, m.group(0)) for i, text in _cells(path, "markdown")
+             for m in re.finditer(r"\(\s*\{eq\}`[^`]*`\s*\)", text)]
+    assert not found, f"{path.relative_to(REPO)}: double brackets around {found}"
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=NOTEBOOK_IDS)
+def test_figures_are_no_wider_than_the_text_column(path):
+    # a figure wider than 6.72 in is shrunk into the column, and its text with it
+    wide = [(i, m.group(0)) for i, text in _cells(path, "code")
+            for m in re.finditer(r"figsize\s*=\s*\(\s*([0-9.]+)", text)
+            if float(m.group(1)) > 6.72 + 1e-9]
+    assert not wide, (f"{path.relative_to(REPO)}: figures wider than the column {wide}; "
+                      "use optlib.plot.subplots")
+
+
 def test_setup_cell_installs_on_colab_then_imports_and_seeds():
     cell = chapter_tools.FIRST_CELL
     lines = cell.splitlines()

@@ -52,6 +52,9 @@ rng = np.random.default_rng(SEED)'''
 #: The line of :data:`FIRST_CELL` that fixes the seed; :func:`with_seed` replaces it.
 SEED_LINE = "SEED = 0"
 
+#: Longest line of a code cell, in characters: what fits the book's text column.
+MAX_LINE = 88
+
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -85,8 +88,8 @@ def first_code_cell(nb: dict[str, Any]) -> dict[str, Any] | None:
 def problems(path: pathlib.Path) -> list[str]:
     """Everything in one notebook that breaks the conventions, one message each.
 
-    Checked: no outputs, no execution counts, and a first code cell equal to
-    :data:`FIRST_CELL`. Messages start with the file and the cell index.
+    Checked: no outputs, no execution counts, code lines of at most
+    :data:`MAX_LINE` characters, and a first code cell equal to :data:`FIRST_CELL`. Messages start with the file and the cell index.
     """
     nb = read(path)
     found = []
@@ -100,6 +103,10 @@ def problems(path: pathlib.Path) -> list[str]:
                 f"{path}: cell {index} has execution_count {cell['execution_count']}; "
                 "clear outputs before committing"
             )
+        for number, line in enumerate(source(cell).split("\n"), start=1):
+            if len(line) > MAX_LINE:
+                found.append(f"{path}: cell {index} line {number} has {len(line)} characters; "
+                             f"at most {MAX_LINE} fit the book's column")
     first = first_code_cell(nb)
     if first is None:
         found.append(f"{path}: no code cell; the first code cell must be the setup cell")
