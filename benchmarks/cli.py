@@ -1,7 +1,7 @@
 """The command line of ``python -m benchmarks``.
 
 Every table compares variants timed in the same interleaved rounds (see
-:mod:`optlib.bench`); the last block checks the performance targets. With
+:mod:`benchmarks.harness`); the last block checks the performance targets. With
 ``--check`` the exit status is 1 if a measured target is missed (a target
 that cannot be measured, because torch or numba is not installed, counts as
 met); without it the command reports and exits 0.
@@ -13,9 +13,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from optlib import bench
+from benchmarks import suites
 
-BENCHMARKS = ("step", "small", "mlp", "threads", "trajectories")
+BENCHMARKS = suites.BENCHMARKS
 
 
 def _positive_int(text: str) -> int:
@@ -36,12 +36,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "side by side in interleaved rounds.")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (2M parameters, 15,000 MNIST rows, 2,000 "
-                             "trajectories): well under a minute")
+                             "trajectories): about a minute")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME",
                         help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--optimizers", nargs="+", choices=list(bench.OPTIMIZERS),
+    parser.add_argument("--optimizers", nargs="+", choices=list(suites.OPTIMIZERS),
                         metavar="NAME", help="optimizers of the step benchmark: "
-                        + ", ".join(repr(n) for n in bench.OPTIMIZERS))
+                        + ", ".join(repr(n) for n in suites.OPTIMIZERS))
     parser.add_argument("--params", type=_positive_int, help="parameters of the step benchmark")
     parser.add_argument("--arrays", type=_positive_int, help="arrays they are split into")
     parser.add_argument("--rounds", type=_positive_int,
@@ -66,11 +66,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def sizes_from(args: argparse.Namespace) -> dict:
-    """The sizes dict of :func:`optlib.bench.run_all` for these arguments."""
-    sizes = dict(bench.QUICK if args.quick else bench.FULL)
+    """The sizes dict of :func:`benchmarks.suites.run_all` for these arguments."""
+    sizes = dict(suites.QUICK if args.quick else suites.FULL)
     for key, value in (("n_params", args.params), ("n_arrays", args.arrays),
                        ("rounds", args.rounds), ("mlp_rounds", args.rounds),
-                       ("sweep_rounds", args.rounds),
+                       ("sweep_rounds", args.rounds), ("lr_sweep_rounds", args.rounds),
                        ("mlp_rows", args.mlp_rows), ("n_points", args.points),
                        ("steps", args.steps), ("loop_sample", args.loop_sample)):
         if value is not None:
@@ -84,11 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     words = list(sys.argv[1:] if argv is None else argv)
     print(("$ python -m benchmarks " + shlex.join(words)).rstrip() + "\n", flush=True)
-    sections = bench.run_all(
+    sections = suites.run_all(
         sizes=sizes_from(args), only=args.only,
-        optimizers=args.optimizers or tuple(bench.OPTIMIZERS), threads=args.threads,
+        optimizers=args.optimizers or tuple(suites.OPTIMIZERS), threads=args.threads,
         fused=False if args.no_fused else None,
         torch_variants=False if args.no_torch else None,
         out=lambda text: print(text, flush=True))
-    results = bench.check_targets(bench.TARGETS, sections)
+    results = suites.check_targets(suites.TARGETS, sections)
     return 1 if args.check and any(met is False for _, _, met in results) else 0

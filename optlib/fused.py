@@ -47,7 +47,7 @@ except ImportError as err:  # pragma: no cover - exercised by a test that hides 
         "(or pip install numba), or build the optimizer with fused=False"
     ) from err
 
-__all__ = ["PARALLEL_MIN_ELEMENTS", "update", "is_finite", "has_kernel"]
+__all__ = ["PARALLEL_MIN_ELEMENTS", "UPDATES", "update", "is_finite", "has_kernel"]
 
 #: Leaves with fewer elements run on one thread: waking numba's worker
 #: threads (tens of microseconds) costs more than it saves on small arrays.
@@ -244,7 +244,7 @@ def _kernel(name: str) -> _Kernel:
 
 
 # ----------------------------------------------------------------------------
-# dispatch: one function per optimizer class, reading its hyperparameters
+# dispatch: one function per kind of optimizer, reading its hyperparameters
 # ----------------------------------------------------------------------------
 
 # per dtype: the unsigned integer view, the mask that clears the sign bit, the bits of inf
@@ -325,23 +325,28 @@ def _yogi_update(opt, p, g, state, lr, t, c):
                     c(opt.eps), c(lr / (1.0 - opt.beta1 ** t)))
 
 
-def _updates() -> dict[type, Callable]:
-    from optlib import optimizers as o
-    # exact classes only: a user's subclass may change the update rule
-    return {o.SGD: _sgd_update, o.Momentum: _sgd_update, o.Nesterov: _sgd_update,
-            o.Adagrad: _adagrad_update, o.RMSprop: _rmsprop_update,
-            o.Adadelta: _adadelta_update, o.Adam: _adam_update, o.AMSGrad: _adam_update,
-            o.AdamW: _adamw_update, o.Yogi: _yogi_update}
+#: The fused updates by name. An optimizer class names its own in its
+#: ``fused_kernel`` attribute (:class:`optlib.optimizers.Optimizer`), so this
+#: module never imports the optimizers: the dependency runs one way.
+UPDATES: dict[str, Callable] = {
+    "sgd": _sgd_update, "adagrad": _adagrad_update, "rmsprop": _rmsprop_update,
+    "adadelta": _adadelta_update, "adam": _adam_update, "adamw": _adamw_update,
+    "yogi": _yogi_update,
+}
 
 
-_UPDATES: dict[type, Callable] = {}
+def _kernel_update(cls: type) -> Callable | None:
+    # the class's own attribute, not an inherited one: a subclass may change the rule
+    return UPDATES.get(cls.__dict__.get("fused_kernel"))
 
 
 def has_kernel(cls: type) -> bool:
-    """True if optimizers of exactly this class have a fused kernel."""
-    if not _UPDATES:
-        _UPDATES.update(_updates())
-    return cls in _UPDATES
+    """True if optimizers of exactly this class have a fused kernel.
+
+    That is, the class itself sets ``fused_kernel`` to a name in
+    :data:`UPDATES`; a subclass that does not name one has none.
+    """
+    return _kernel_update(cls) is not None
 
 
 def update(opt: Any, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray],
@@ -353,8 +358,8 @@ def update(opt: Any, param: np.ndarray, grad: np.ndarray, state: dict[str, np.nd
     dtype other than float32/float64) go to ``opt.update``, the numpy code.
     Hyperparameters must be scalars (the optimizer checks this).
     """
-    kernel_update = _UPDATES.get(type(opt)) or (has_kernel(type(opt)) and _UPDATES[type(opt)])
-    if not kernel_update:
+    kernel_update = _kernel_update(type(opt))
+    if kernel_update is None:
         raise ValueError(
             f"{type(opt).__name__} has no fused kernel; build it with fused=False"
         )

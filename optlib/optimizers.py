@@ -326,7 +326,9 @@ class Optimizer:
         one pass over memory on every core instead of the numpy code's several
         passes on one core. Same operations in the same order, so the results
         agree with the numpy code to float rounding. Hyperparameters must then
-        be scalars. Only the optimizers of this module have kernels.
+        be scalars. Only the optimizers of this module have kernels; a
+        subclass with the same update rule keeps one by naming it
+        (``fused_kernel = "adam"``, see :attr:`fused_kernel`).
 
     Notes
     -----
@@ -343,6 +345,13 @@ class Optimizer:
     several passes to find it in the cache. Both run on the calling thread.
     """
 
+    #: The name of this class's compiled update in :mod:`optlib.fused` (a key of
+    #: ``optlib.fused.UPDATES``), or None. Read from the class itself, never
+    #: inherited: a subclass may change the update rule, so it has a kernel only
+    #: if it names one. The optimizer names its kernel; the kernels do not
+    #: import the optimizers.
+    fused_kernel: str | None = None
+
     def __init__(self, lr: LearningRate, *, check_finite: bool = True,
                  fused: bool = False) -> None:
         self.t = 0
@@ -353,7 +362,8 @@ class Optimizer:
             if not _fused.has_kernel(type(self)):
                 raise ValueError(
                     f"fused=True: {type(self).__name__} has no fused kernel (only the "
-                    "optimizers of optlib.optimizers have one); use fused=False"
+                    "optimizers of optlib.optimizers, and subclasses that set "
+                    "fused_kernel, have one); use fused=False"
                 )
         self.state: dict[str, dict[str, Array]] = {}
         self._hypers: dict[str, Any] = {}
@@ -647,6 +657,8 @@ class SGD(Optimizer):
     nesterov : bool, default False (needs momentum > 0 and dampening = 0)
     """
 
+    fused_kernel = "sgd"
+
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False, *,
@@ -697,6 +709,8 @@ class Momentum(SGD):
     :math:`b_t = \beta b_{t-1} + g_t`, :math:`x_t = x_{t-1} - \eta b_t` (Polyak 1964).
     """
 
+    fused_kernel = "sgd"
+
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
                  dampening: float = 0.0, weight_decay: float = 0.0, *,
                  check_finite: bool = True, fused: bool = False) -> None:
@@ -713,6 +727,8 @@ class Nesterov(SGD):
     which evaluates the gradient at the current iterate rather than at the
     extrapolated point of Sutskever et al. (2013).
     """
+
+    fused_kernel = "sgd"
 
     def __init__(self, lr: LearningRate = 1e-3, momentum: float = 0.9,
                  weight_decay: float = 0.0, *,
@@ -747,6 +763,8 @@ class Adagrad(Optimizer):
     initial_accumulator_value : default 0 (:math:`s_0 \ge 0`)
     eps : default 1e-10
     """
+
+    fused_kernel = "adagrad"
 
     def __init__(self, lr: LearningRate = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -797,6 +815,8 @@ class RMSprop(Optimizer):
     momentum : default 0 (:math:`\beta`, in [0, 1])
     centered : default False
     """
+
+    fused_kernel = "rmsprop"
 
     def __init__(self, lr: LearningRate = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0,
@@ -868,6 +888,8 @@ class Adadelta(Optimizer):
     weight_decay : default 0
     """
 
+    fused_kernel = "adadelta"
+
     def __init__(self, lr: LearningRate = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *,
                  check_finite: bool = True, fused: bool = False) -> None:
@@ -930,6 +952,8 @@ class Adam(Optimizer):
     amsgrad : default False
     """
 
+    fused_kernel = "adam"
+
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
                  *, check_finite: bool = True, fused: bool = False) -> None:
@@ -984,6 +1008,8 @@ class AMSGrad(Adam):
     effective step size never grows.
     """
 
+    fused_kernel = "adam"
+
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *,
                  check_finite: bool = True, fused: bool = False) -> None:
@@ -1007,6 +1033,8 @@ class AdamW(Adam):
     weight_decay : default 1e-2 (:math:`\omega`)
     amsgrad : default False
     """
+
+    fused_kernel = "adamw"
 
     def __init__(self, lr: LearningRate = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
@@ -1046,6 +1074,8 @@ class Yogi(Optimizer):
     eps : default 1e-3
     initial_accumulator_value : default 1e-6 (> 0)
     """
+
+    fused_kernel = "yogi"
 
     def __init__(self, lr: LearningRate = 1e-2, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-3, initial_accumulator_value: float = 1e-6, *,

@@ -1,9 +1,10 @@
-"""optlib.bench and ``python -m benchmarks``: the timing harness, the tables, tiny real runs.
+"""The benchmarks package and ``python -m benchmarks``: the harness, the tables, tiny real runs.
 
 No test here asserts a time: they check what is measured, how ratios are
 paired, and that every benchmark runs end to end on tiny sizes.
 """
 import itertools
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,11 +12,17 @@ import sys
 import numpy as np
 import pytest
 
-from optlib import bench
-from optlib.bench import Row, Section, Target, paired_ratio, render, time_interleaved
 from optlib.threads import available_cores
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:       # benchmarks/ is not installed: it lives in the repository
+    sys.path.insert(0, str(REPO))
+
+import benchmarks as bench  # noqa: E402
+from benchmarks import harness, suites  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Row, Section, Target, paired_ratio, render, time_interleaved,
+)
 
 
 # ---- the harness ----------------------------------------------------------------
@@ -31,7 +38,7 @@ def test_rounds_alternate_the_order_after_the_warmup(monkeypatch):
 
 def test_time_interleaved_measures_the_call(monkeypatch):
     clock = itertools.count(0.0, 0.5)                 # every reading is 0.5 s after the last
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: next(clock))
     times = time_interleaved({"a": lambda: None}, rounds=2, warmup=0, pause=0)
     assert times == {"a": [0.5, 0.5]}
 
@@ -113,7 +120,7 @@ def test_mlp_flops_count_the_products_both_frameworks_compute():
     # forward 784*100 + 100*10, the same again for weight gradients, and one
     # hidden-layer gradient 100*10 (none for the input): times 2 per multiply-add
     per_row = 2 * (784 * 100 + 100 * 10) * 2 + 2 * 100 * 10
-    assert bench._mlp_flops([784, 100, 10], 3) == 3 * per_row
+    assert suites._mlp_flops([784, 100, 10], 3) == 3 * per_row
 
 
 def test_machine_info_names_numpy_and_the_optional_libraries():
@@ -151,8 +158,8 @@ def test_optimizer_step_runs_every_variant_and_the_copies():
     section = bench.optimizer_step("Adam", n_params=20_000, n_arrays=3, rounds=2, pause=0)
     labels = [r.label for r in section.rows]
     assert labels[:2] == ["naive numpy", "optlib"] and "numpy copy" in labels
-    assert ("torch foreach 1t" in labels) == (bench._torch() is not None)
-    if bench._torch() is not None:
+    assert ("torch foreach 1t" in labels) == (harness._torch() is not None)
+    if harness._torch() is not None:
         # torch runs on as many threads as optlib's numpy code and its fused kernels
         cores = available_cores()
         assert section.row("torch foreach 1t").threads == "1"
@@ -162,8 +169,8 @@ def test_optimizer_step_runs_every_variant_and_the_copies():
             assert section.row(f"torch foreach {cores}t").threads == str(cores)
         fused_label = section.roles["torch fused, same threads as optlib fused"]
         assert section.row(fused_label).threads == str(available_cores())
-    assert ("optlib fused" in labels) == (bench._numba() is not None)
-    assert ("optlib fused unchecked" in labels) == (bench._numba() is not None)
+    assert ("optlib fused" in labels) == (harness._numba() is not None)
+    assert ("optlib fused unchecked" in labels) == (harness._numba() is not None)
     assert section.row("optlib").work == 7 * 4 * 20_000
     assert section.row("numpy copy").work == 2 * 4 * 20_000
     assert "Adam step: 20,000 float32 parameters in 3 arrays" in render(section)
@@ -191,18 +198,71 @@ def test_mlp_epoch_trains_the_same_model_on_both_sides():
     assert labels[0] == "optlib" and labels[-1] == "float32 matmul"
     losses = section.notes[-1]
     assert losses.startswith("final minibatch loss: optlib ")
-    if bench._torch() is not None:
+    if harness._torch() is not None:
         # same initial weights, same batches, same loss and optimizer: same final loss
         values = dict(part.rsplit(" ", 1) for part in losses.split(": ", 1)[1].split(", "))
         assert abs(float(values["torch"]) - float(values["optlib"])) < 1e-3
+
+
+def test_mlp_epoch_scales_the_ceiling_to_the_epoch_and_sets_torch_threads_apart():
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 300)
+    section = bench.mlp_epoch(sizes=(20, 16, 3), batch_size=64, rounds=1, matmul_n=64,
+                              data=(X, y), pause=0, threads=1, torch_threads=2, fused=False,
+                              skipped=False, title="Training, every core")
+    assert section.title.startswith("Training, every core: one epoch of MLP([20, 16, 3])")
+    assert "optlib, update skipped" not in [r.label for r in section.rows]
+    matmul = section.row("float32 matmul")
+    flops = suites._mlp_flops([20, 16, 3], 300)
+    # the product's time is scaled to the epoch's FLOPs; its rate is the product's own
+    assert matmul.work == flops and matmul.scale == flops / (2 * 64**3)
+    assert matmul.rate == pytest.approx(2 * 64**3 / np.median(matmul.seconds) / 1e9)
+    if harness._torch() is not None:
+        assert section.row("torch").threads == "2" and section.row("optlib").threads == "1"
+
+
+def test_lr_sweep_runs_one_after_another_and_on_workers_with_the_same_losses():
+    rng = np.random.default_rng(0)
+    X = rng.random((256, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 256)
+    section = bench.lr_sweep(sizes=(20, 8, 3), batch_size=64, n_runs=3, workers=2, rounds=1,
+                             data=(X, y), pause=0)
+    assert [r.label for r in section.rows] == ["one after another", "optlib.sweep, 2 workers"]
+    assert section.roles == {"optlib.sweep": "optlib.sweep, 2 workers"}
+    assert "the same losses, bit for bit" in " ".join(section.notes)
+    assert section.row("one after another").work == 3 * suites._mlp_flops([20, 8, 3], 256)
+    target = next(t for t in bench.TARGETS if t.section == "Sweep")
+    assert target.measure([section]) == section.ratio("optlib.sweep, 2 workers",
+                                                      "one after another")
+
+
+def test_a_ceiling_target_is_also_shown_as_a_percentage():
+    s = Section("Training, one thread: demo", [Row("optlib", "1", [4.0, 4.0]),
+                                               Row("float32 matmul", "1", [1.0, 1.0])])
+    target = next(t for t in bench.TARGETS if t.section == "Training, one thread")
+    text = bench.render_targets(bench.check_targets([target], [s]), [s])
+    assert "optlib / float32 matmul <= 2: 4  NOT met (25% of the ceiling; the goal is 50%)" in text
+
+
+def test_the_targets_are_those_of_the_issue():
+    limits = {(t.section, t.label, t.reference): t.limit for t in bench.TARGETS}
+    assert limits == {
+        ("Sweep", "optlib.sweep", "one after another"): 0.6,
+        ("Training, one thread", "optlib", "float32 matmul"): 2.0,
+        ("Training, every core", "optlib", "torch"): 1.0,
+        ("Adam step", "optlib fused", "torch fused, same threads as optlib fused"): 8 / 7,
+        ("Adam step", "optlib", "torch foreach, same threads as optlib"): 1.0,
+    }
+    assert bench.FULL["rounds"] >= 11        # the fused target: median of >= 11 paired rounds
 
 
 def test_model_step_compares_one_buffer_with_separate_arrays():
     section = bench.model_step(sizes=(6, 4, 3), steps=3, rounds=1, pause=0)
     labels = [r.label for r in section.rows]
     assert labels[:2] == ["optlib", "optlib apart"]
-    assert ("optlib fused" in labels) == (bench._numba() is not None)
-    assert ("torch foreach" in labels) == (bench._torch() is not None)
+    assert ("optlib fused" in labels) == (harness._numba() is not None)
+    assert ("torch foreach" in labels) == (harness._torch() is not None)
     assert section.references == ["optlib apart"]
     # 6*4 + 4 + 4*3 + 3 = 43 parameters, 3 steps per call, rate in millions per second
     assert section.row("optlib").work == 43 * 3 * 1e3
@@ -253,3 +313,35 @@ def test_python_dash_m_benchmarks_runs():
     assert "SGD momentum step: 30,000 float32 parameters in 3 arrays" in out
     assert "Trajectories: 50 starting points x 5 steps" in out
     assert "Targets" in out and "not measured" in out
+
+
+# ---- the benchmarks live outside the installed library --------------------------------
+
+def test_the_library_has_no_benchmark_code():
+    import importlib.util
+    assert importlib.util.find_spec("optlib.bench") is None
+    assert (REPO / "benchmarks" / "suites.py").is_file()
+
+
+def _performance_page_import_cell() -> str:
+    import json
+    cells = json.loads((REPO / "book" / "performance.ipynb").read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    (cell,) = [s for s in sources if "import benchmarks as bench" in s]
+    return cell
+
+
+def test_the_performance_page_finds_the_benchmarks_from_a_temporary_folder(tmp_path):
+    # the build runs the page in a temporary folder, where benchmarks/ is not importable
+    code = ("import sys, optlib\n" + _performance_page_import_cell().replace(
+        "print(bench.machine_info())", "print(bench.__file__)"))
+    env = {k: v for k, v in os.environ.items() if k not in ("OPTLIB_REPO", "PYTHONPATH")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert pathlib.Path(out.stdout.strip()) == REPO / "benchmarks" / "__init__.py"
+    # a folder without benchmarks/ is named in the error
+    env["OPTLIB_REPO"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and f"no benchmarks/ folder in {tmp_path}" in out.stderr

@@ -300,6 +300,28 @@ def test_a_subclass_has_no_kernel():
         MyAdam(fused=True)
 
 
+def test_a_subclass_that_names_a_kernel_gets_it(monkeypatch):
+    class QuietAdam(optlib.Adam):    # the same rule, other defaults: opts in by name
+        fused_kernel = "adam"
+
+        def __init__(self, lr=3e-3, **kwargs):
+            super().__init__(lr, **kwargs)
+
+    calls = spy_on_update(monkeypatch, fused)
+    x_fused, x_numpy = np.ones(300, np.float32), np.ones(300, np.float32)
+    o_fused, o_numpy = QuietAdam(fused=True), optlib.Adam(lr=3e-3)
+    for k in range(3):
+        g = gradients([(300,)], np.float32, 9, k)[0]
+        o_fused.step(x_fused, g)
+        o_numpy.step(x_numpy, g)
+    assert calls == [300] * 3
+    assert_close_to_rounding(x_fused, x_numpy, np.float32, "QuietAdam")
+    assert fused.has_kernel(QuietAdam) and not fused.has_kernel(O.Optimizer)
+    assert set(fused.UPDATES) == {cls.__dict__["fused_kernel"] for cls in (
+        O.SGD, O.Momentum, O.Nesterov, O.Adagrad, O.RMSprop, O.Adadelta, O.Adam, O.AMSGrad,
+        O.AdamW, O.Yogi)}
+
+
 def test_missing_numba_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)          # import numba fails
     monkeypatch.delitem(sys.modules, "optlib.fused")
