@@ -18,7 +18,7 @@ from optlib.optimizers import (
     RMSprop,
     Yogi,
 )
-from optlib import data, nn, schedules, surfaces, train
+from optlib import data, nn, rates, schedules, surfaces, sweep, train
 from optlib.nn import MLP, LinearRegression
 from optlib.train import History, fit, load_checkpoint, save_checkpoint
 
@@ -27,6 +27,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adadelta",
     "Adam", "AMSGrad", "AdamW", "Yogi", "DivergenceError",
-    "schedules", "surfaces", "data", "nn", "train",
+    "schedules", "surfaces", "data", "nn", "train", "sweep", "rates",
     "MLP", "LinearRegression", "History", "fit", "save_checkpoint", "load_checkpoint",
 ]

@@ -37,8 +37,8 @@ TITLE = "Gradient Descent, from First Principles to Adam"
 AUTHOR = "The optlib authors"
 FOUNDATIONS = ["book/gradient_descent", "book/sgd", "book/minibatch_sgd"]
 APPENDIX = ["book/api", "book/bibliography"]
-API_MODULES = ["optimizers", "schedules", "surfaces", "data", "nn", "train", "plot", "widgets",
-               "threads", "fused", "bench"]
+API_MODULES = ["optimizers", "schedules", "surfaces", "rates", "data", "nn", "train", "plot",
+               "widgets", "threads", "fused", "sweep"]
 REQUIRED_MACROS = {  # macro -> a fragment its expansion must contain
     "vx": r"\mathbf{x}", "vg": r"\mathbf{g}", "vm": r"\mathbf{m}", "vv": r"\mathbf{v}",
     "R": r"\mathbb{R}", "E": r"\mathbb{E}", "grad": r"\nabla", "lr": r"\eta",
