@@ -122,12 +122,20 @@ def color_for(label: str | None) -> str:
     return _EXTRA_COLORS[zlib.crc32(text.encode()) % len(_EXTRA_COLORS)]
 
 
-def _styles(labels: Sequence[str | None]) -> list[tuple[str, str]]:
-    """(colour, linestyle) per label: its optimizer colour, dashed when repeated."""
+def _styles(labels: Sequence[str | None], colors: Sequence[str] | None = None
+            ) -> list[tuple[str, str]]:
+    """(colour, linestyle) per label: its optimizer colour (or ``colors[i]``),
+    dashed when a colour repeats."""
+    if colors is not None and len(colors) != len(labels):
+        raise ValueError(f"colors has {len(colors)} entries but there are "
+                         f"{len(labels)} trajectories")
     seen: dict[str, int] = {}
     out = []
     for i, label in enumerate(labels):
-        color = color_for(label) if label is not None else f"C{i % 10}"
+        if colors is not None:
+            color = colors[i]
+        else:
+            color = color_for(label) if label is not None else f"C{i % 10}"
         count = seen.get(color, 0)
         seen[color] = count + 1
         out.append((color, _DASHES[count % len(_DASHES)]))
@@ -263,7 +271,7 @@ def _levels(Z: np.ndarray, levels: Any, log_levels: bool) -> Any:
 def contour(surface: Any, trajectories: Any = None, labels: Sequence[str] | None = None,
             ax: Any = None, levels: int | Sequence[float] = 30,
             log_levels: bool | None = None, resolution: int = 201,
-            title: str | None = None) -> Any:
+            title: str | None = None, colors: Sequence[str] | None = None) -> Any:
     r"""Contour plot of ``surface`` with optimizer trajectories.
 
     Draws the level sets :math:`f(x, y) = c` over the surface's window, the
@@ -289,6 +297,9 @@ def contour(surface: Any, trajectories: Any = None, labels: Sequence[str] | None
         Grid points per axis.
     title : str, optional
         Default: the surface's name.
+    colors : sequence of str, optional
+        One colour per trajectory group, overriding the optimizer colours
+        (for runs of one optimizer that must be told apart at a glance).
 
     Returns
     -------
@@ -308,7 +319,7 @@ def contour(surface: Any, trajectories: Any = None, labels: Sequence[str] | None
                 ms=13, mfc="gold", mec="black", mew=0.8, zorder=4, gid="minimizer",
                 label="minimizer" if groups else "_nolegend_")
     for i, ((label, path), (color, dash)) in enumerate(
-            zip(groups, _styles([g[0] for g in groups]))):
+            zip(groups, _styles([g[0] for g in groups], colors))):
         # a marker on about a dozen iterates tells the paths apart in grey print
         marker = _MARKERS[i % len(_MARKERS)]
         every = max(1, (len(path) - 1) // 12)
@@ -540,7 +551,8 @@ def _frame_steps(length: int, max_frames: int) -> np.ndarray:
 def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None, *,
             interval: int = 100, max_frames: int = 40, dpi: int = DPI,
             figsize: tuple[float, float] | None = None, loss: bool = False,
-            html: bool = False, **contour_kwargs: Any) -> Any:
+            colors: Sequence[str] | None = None, html: bool = False,
+            **contour_kwargs: Any) -> Any:
     r"""Animate trajectories growing over the contour plot of ``surface``.
 
     Frames show the iterates :math:`x_0, \dots, x_k` for at most
@@ -567,6 +579,8 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
     loss : bool
         Add the loss panel beside the contour plot. Needs a surface with a
         finite minimum (``surface.minimum``); else :math:`f(x_k)` is drawn.
+    colors : sequence of str, optional
+        One colour per trajectory group, as for :func:`contour`.
     html : bool
         Return :func:`animation_html` of the animation (for the static book)
         instead of the animation.
@@ -604,7 +618,7 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
     artists = []
     floor = surface.minimum if np.isfinite(surface.minimum) else 0.0
     for i, ((label, path), (color, dash)) in enumerate(
-            zip(groups, _styles([g[0] for g in groups]))):
+            zip(groups, _styles([g[0] for g in groups], colors))):
         marker = _MARKERS[i % len(_MARKERS)]
         lines = ax.plot(path[:1, :, 0], path[:1, :, 1], color=color, ls=dash, lw=1.6,
                         gid="trajectory")
@@ -648,6 +662,10 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
         ax.set_title(f"{base_title}, step {k}")
         return changed
 
+    # lay the figure out once, then freeze it: constrained layout would
+    # otherwise run again for every frame (half of the rendering time)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
     anim = FuncAnimation(fig, draw_frame, frames=len(frame_steps), interval=interval,
                          blit=True, repeat=False, cache_frame_data=False)
     anim.frame_steps = frame_steps

@@ -455,3 +455,15 @@ def test_animation_loss_panel_follows_the_paths(book_style):
     best = np.min(s.f(gd) - s.minimum, axis=1)     # the best of the two starts per step
     np.testing.assert_allclose(curve.get_ydata(), best)
     np.testing.assert_array_equal(curve.get_xdata(), np.arange(21))
+
+
+def test_contour_and_animate_take_explicit_colours(book_style):
+    s = S.saddle()
+    runs = {"on the axis": np.zeros((5, 2)) + [1.0, 0.0], "off the axis": np.ones((5, 2))}
+    ax = P.contour(s, runs, colors=["#000000", "#d62728"])
+    assert [ln.get_color() for ln in lines_with(ax, "trajectory")] == ["#000000", "#d62728"]
+    anim = P.animate(s, runs, max_frames=2, colors=["#000000", "#d62728"])
+    heads = lines_with(anim._fig.axes[0], "head")
+    assert [h.get_color() for h in heads] == ["#000000", "#d62728"]
+    with pytest.raises(ValueError, match="colors has 1 entries but there are 2"):
+        P.contour(s, runs, colors=["#000000"])
