@@ -259,7 +259,7 @@ def heavy_ball_radius(eta: Any, beta: Any, lam: Any) -> Any:
         \ \text{(over- or critically damped)}
         \end{cases}
 
-    :math:`\rho < 1` exactly when :math:`0 \le \beta < 1` and
+    For :math:`0 \le \beta < 1`, :math:`\rho < 1` exactly when
     :math:`0 < \eta\lambda < 2 + 2\beta`.
 
     Returns
@@ -547,38 +547,3 @@ def measured_rate(errors: Any, window: int = 1, floor: float = 1e-100) -> Any:
     rate = np.where(start == 0, 0.0, rate)
     rate = np.where(finite, rate, np.inf)
     return _scalar(rate.reshape(arr.shape[1:]))
-
-
-# ----------------------------------------------------------------------------
-# Nesterov's method: the best constant pair on a quadratic (Nesterov chapter)
-# ----------------------------------------------------------------------------
-
-def optimal_nesterov(mu: float, L: float) -> tuple[float, float, float]:
-    r"""The best constant :math:`(\eta, \beta)` of Nesterov momentum for eigenvalues in :math:`[\mu, L]`.
-
-    With :math:`\kappa = L/\mu` and :math:`r = \sqrt{3\kappa + 1}`,
-
-    .. math::
-
-        \eta^\star = \frac{4}{3L + \mu}, \qquad
-        \beta^\star = \frac{r - 2}{r + 2}, \qquad
-        \rho^\star = 1 - \frac{2}{r} = 1 - \frac{2}{\sqrt{3\kappa + 1}}
-        \approx 1 - \frac{2}{\sqrt{3\kappa}} ,
-
-    the pair of Lessard, Recht and Packard (2016). At :math:`\lambda = \mu` the
-    two eigenvalues of :func:`nesterov_matrix` coincide (critical damping,
-    :math:`z = \rho^\star`); at :math:`\lambda = L` the larger one is the
-    negative real :math:`-\rho^\star` (the stiffest direction overshoots). No
-    other pair has a smaller :func:`nesterov_rate` over :math:`[\mu, L]`. For
-    comparison, Nesterov's textbook pair :math:`\eta = 1/L`,
-    :math:`\beta = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)` has the rate
-    :math:`1 - 1/\sqrt\kappa`, and heavy ball's optimal pair
-    (:func:`optimal_heavy_ball`) the smaller :math:`1 - 2/(\sqrt\kappa + 1)`.
-
-    Returns
-    -------
-    (eta, beta, rate) : (float, float, float)
-    """
-    mu, L = _check_mu_L(mu, L)
-    root = np.sqrt(3.0 * L / mu + 1.0)
-    return float(4.0 / (3.0 * L + mu)), float((root - 2.0) / (root + 2.0)), float(1.0 - 2.0 / root)

@@ -417,30 +417,6 @@ def test_optimal_nesterov_damps_mu_critically_and_matches_at_L(mu, L):
     assert rates.nesterov_rate(eta, beta, (mu, L)) == pytest.approx(rate, rel=1e-6)
 
 
-def test_no_nesterov_pair_beats_the_optimal_pair():
-    mu, L = 1.0, 100.0
-    _, _, best = rates.optimal_nesterov(mu, L)
-    etas = np.linspace(0.05, 2.0, 400)[:, None] / L
-    betas = np.linspace(0.0, 0.999, 400)[None, :]
-    grid = rates.nesterov_rate(etas, betas, np.geomspace(mu, L, 30))
-    assert grid.min() >= best - 1e-9
-    assert grid.min() < best + 2e-3            # and the grid gets close to it
-    # Nesterov's textbook pair (1/L, (sqrt(k)-1)/(sqrt(k)+1)) is slower: 1 - 1/sqrt(k)
-    textbook = rates.nesterov_rate(1 / L, 9 / 11, (mu, L))
-    assert textbook == pytest.approx(0.9, abs=1e-7) and textbook > best
-
-
-def test_measured_contraction_of_nesterov_at_the_optimal_pair():
-    mu, L = 1.0, 100.0
-    eta, beta, rate = rates.optimal_nesterov(mu, L)
-    lam = np.geomspace(mu, L, 20)
-    errors, _ = quadratic_run(optlib.Nesterov(lr=eta, momentum=beta), lam,
-                              np.ones(20), steps=600)
-    measured = measured_rate(errors, 300, 600)
-    # critical damping at mu: e_t ~ (c + d t) rate^t, so from above like (600/300)^(1/300)
-    assert rate <= measured <= rate * 2 ** (1 / 300) * 1.001
-
-
 # ----------------------------------------------------------------------------
 # Nesterov's optimal pair
 # ----------------------------------------------------------------------------
