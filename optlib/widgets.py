@@ -145,7 +145,7 @@ class Explorer:
             description="learning rate η", readout_format=".2e", style=style)
         self.beta1_slider = widgets.FloatSlider(
             value=beta1, min=_BETA1_RANGE[0], max=_BETA1_RANGE[1], step=0.001,
-            description="momentum μ / β₁", readout_format=".3f", style=style)
+            description="momentum β / β₁", readout_format=".3f", style=style)
         self.beta2_slider = widgets.FloatSlider(
             value=beta2, min=_BETA2_RANGE[0], max=_BETA2_RANGE[1], step=0.0001,
             description="β₂ / α / ρ", readout_format=".4f", style=style)
