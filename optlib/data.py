@@ -33,6 +33,10 @@ The parsed arrays are memoized in the process, keyed by each file's path, size a
 modification time, so loading again (as the chapters do) costs nothing. The
 arrays returned are therefore shared and **read-only**; ``X.copy()`` gives a
 private writable copy. :func:`clear_cache` drops the memo.
+
+**Synthetic data.** :func:`sparse_classification` draws a logistic-regression
+data set whose rare indicator features carry much of the signal (the AdaGrad
+chapter's sparse-feature experiment); nothing is downloaded.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ import gzip
 import hashlib
 import io
 import math
+import numbers
 import operator
 import os
 import sys
@@ -67,6 +72,8 @@ __all__ = [
     "MNIST_MIRRORS",
     "FASHION_MNIST_MIRRORS",
     "FASHION_MNIST_CLASSES",
+    "sparse_classification",
+    "sparse_feature_frequencies",
 ]
 
 # --------------------------------------------------------------------------
@@ -868,3 +875,136 @@ def _batches(
         else:
             index = order[start:start + batch_size]
             yield X[index], y[index]
+
+
+# --------------------------------------------------------------------------
+# A synthetic data set with rare features (appended for the AdaGrad chapter)
+# --------------------------------------------------------------------------
+
+def sparse_feature_frequencies(d: int = 100, rare_fraction: float = 0.5,
+                               rare_prob: float | tuple[float, float] = (0.002, 0.05),
+                               common_prob: float = 0.5) -> np.ndarray:
+    r"""The probabilities :math:`p_j = P(x_j = 1)` of :func:`sparse_classification`'s features.
+
+    The first :math:`d_c = d - d_r` features are *common*, with
+    :math:`p_j` = ``common_prob``; the last :math:`d_r = \mathrm{round}(`
+    ``rare_fraction`` :math:`\cdot d)` are *rare*. With ``rare_prob`` a number
+    every rare feature has that probability; with a pair ``(low, high)`` the
+    rare probabilities are spaced geometrically from ``low`` to ``high``
+    (``np.geomspace``), so the rare features cover a range of frequencies.
+
+    Returns
+    -------
+    ndarray, float64, shape (d,)
+    """
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    if isinstance(rare_fraction, bool) or not isinstance(rare_fraction, numbers.Real) \
+            or not 0.0 <= rare_fraction <= 1.0:
+        raise ValueError(f"rare_fraction must be a number in [0, 1], got {rare_fraction!r}")
+
+    def probability(name: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 0.0 < value <= 1.0:
+            raise ValueError(f"{name} must be a probability in (0, 1], got {value!r}")
+        return float(value)
+
+    common = probability("common_prob", common_prob)
+    if isinstance(rare_prob, (tuple, list)):
+        if len(rare_prob) != 2:
+            raise ValueError(f"rare_prob must be a number or a pair (low, high), got {rare_prob!r}")
+        low = probability("rare_prob[0]", rare_prob[0])
+        high = probability("rare_prob[1]", rare_prob[1])
+        if low > high:
+            raise ValueError(f"rare_prob must be (low, high) with low <= high, got {rare_prob!r}")
+    else:
+        low = high = probability("rare_prob", rare_prob)
+    n_rare = int(round(rare_fraction * d))
+    return np.concatenate([np.full(d - n_rare, common), np.geomspace(low, high, n_rare)])
+
+
+def sparse_classification(
+    n: int,
+    d: int = 100,
+    rare_fraction: float = 0.5,
+    rare_prob: float | tuple[float, float] = (0.002, 0.05),
+    common_prob: float = 0.5,
+    common_scale: float = 0.3,
+    rare_scale: float = 3.0,
+    weights: np.ndarray | None = None,
+    seed: int | Sequence[int] | np.random.Generator | None = None,
+    dtype: type = np.float64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""A logistic-regression data set in which rare features carry much of the signal.
+
+    Every feature is an indicator :math:`x_{ij} \in \{0, 1\}` (a word occurs, a
+    category is present), drawn independently with
+    :math:`P(x_{ij} = 1) = p_j` from :func:`sparse_feature_frequencies`: the
+    first :math:`d_c` features are common (:math:`p_j` = ``common_prob``),
+    the last :math:`d_r` are rare. The true weights are
+
+    .. math::
+
+        w_j \sim \mathcal N(0, \sigma_c^2) \ (j \le d_c), \qquad
+        w_j = \pm\, w_r \ \text{(a fair random sign)} \ (j > d_c),
+
+    with :math:`\sigma_c` = ``common_scale`` and :math:`w_r` = ``rare_scale``,
+    so a rare feature is seldom present but moves the log-odds by
+    :math:`\pm w_r` when it is. The labels are
+    :math:`y_i \sim \mathrm{Bernoulli}(\sigma(x_i^\top w))` with
+    :math:`\sigma(z) = 1/(1 + e^{-z})`; the model has no intercept. Fit it
+    with :func:`optlib.nn.logistic_loss_and_grad`.
+
+    Draws come from ``np.random.default_rng(seed)`` in this order: the
+    weights (unless ``weights`` is given), then ``X``, then ``y``. To draw a
+    test set from the same distribution, pass the training set's
+    ``w_true`` as ``weights`` with another seed.
+
+    Parameters
+    ----------
+    n : int
+        Number of examples.
+    d, rare_fraction, rare_prob, common_prob
+        The features, as in :func:`sparse_feature_frequencies`.
+    common_scale, rare_scale : float
+        :math:`\sigma_c \ge 0` and :math:`w_r \ge 0`.
+    weights : ndarray of shape (d,), optional
+        Use these true weights instead of drawing them.
+    seed : int, sequence of int, Generator or None
+        Seed of the generator (a Generator is used as it is, and advances).
+    dtype : np.float32 or np.float64
+        dtype of ``X``.
+
+    Returns
+    -------
+    X : ndarray, shape (n, d), of 0.0 and 1.0
+    y : ndarray, int64, shape (n,), of 0 and 1
+    w_true : ndarray, float64, shape (d,)
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    probs = sparse_feature_frequencies(d, rare_fraction, rare_prob, common_prob)
+    for name, value in (("common_scale", common_scale), ("rare_scale", rare_scale)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype}")
+    rng = np.random.default_rng(seed)
+    n_rare = int(round(rare_fraction * d))
+    if weights is None:
+        w_true = np.concatenate([
+            common_scale * rng.standard_normal(d - n_rare),
+            rare_scale * rng.choice(np.array([-1.0, 1.0]), size=n_rare),
+        ])
+    else:
+        w_true = np.array(weights, dtype=np.float64)
+        if w_true.shape != (d,) or not np.all(np.isfinite(w_true)):
+            raise ValueError(f"weights must be a finite array of shape ({d},), "
+                             f"got shape {w_true.shape}")
+    X = (rng.random((int(n), d)) < probs).astype(dtype)
+    logits = X.astype(np.float64) @ w_true
+    # P(y = 1) = σ(z), written with tanh so that no exp can overflow
+    y = (rng.random(int(n)) < 0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.int64)
+    return X, y, w_true

@@ -26,6 +26,7 @@ The surfaces
 ``booth()``           :math:`(x + 2y - 7)^2 + (2x + y - 5)^2`
 ``saddle()``          :math:`x^2 - y^2`, no minimizer (unbounded below)
 ``rastrigin(A)``      :math:`2A + \sum_{u \in \{x, y\}} (u^2 - A\cos 2\pi u)`, many local minima
+``rotated_quadratic(a, b, angle)``  :math:`a u^2 + b v^2`, :math:`(u, v)` the axes turned by ``angle`` degrees
 ``noisy(s, sigma)``   ``s`` with :math:`\nabla f + \xi`, :math:`\xi \sim \mathcal{N}(0, \sigma^2 I)`
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ from optlib.optimizers import DivergenceError
 __all__ = [
     "Surface", "quadratic", "elongated_bowl", "rosenbrock", "beale", "himmelblau",
     "booth", "saddle", "rastrigin", "noisy", "trajectory", "SURFACES",
+    "rotated_quadratic",
 ]
 
 Array = np.ndarray
@@ -498,3 +500,73 @@ def trajectory(surface: Surface, optimizer: Any, x0: Any, steps: int) -> Array:
                 ) from err
             path[k] = xy
     return path
+
+
+# ----------------------------------------------------------------------------
+# the rotated quadratic (appended for the AdaGrad chapter)
+# ----------------------------------------------------------------------------
+
+def rotated_quadratic(a: float = 0.1, b: float = 2.0, angle: float = 45.0) -> Surface:
+    r"""The quadratic :math:`a x^2 + b y^2` with its axes turned by ``angle`` degrees.
+
+    With :math:`\theta` = ``angle`` (in **degrees**, counter-clockwise) and the
+    unit vectors :math:`e_u = (\cos\theta, \sin\theta)`,
+    :math:`e_v = (-\sin\theta, \cos\theta)` along the turned axes,
+
+    .. math::
+
+        f(x, y) = a\,u^2 + b\,v^2, \qquad
+        u = x\cos\theta + y\sin\theta, \quad v = -x\sin\theta + y\cos\theta,
+
+    :math:`\nabla f = 2 a u\, e_u + 2 b v\, e_v`, minimizer :math:`(0, 0)`,
+    :math:`f^\star = 0`. The Hessian is
+    :math:`H = 2a\, e_u e_u^\top + 2b\, e_v e_v^\top = R\,\mathrm{diag}(2a, 2b)\,R^\top`
+    (:math:`R` the rotation by :math:`\theta`): the eigenvalues, and so the
+    condition number :math:`\max(a,b)/\min(a,b)`, do not depend on the angle,
+    but the Hessian is diagonal only for multiples of 90 degrees. At 45
+    degrees its diagonal entries are equal, :math:`H_{xx} = H_{yy} = a + b`,
+    which is why no diagonal rescaling of the coordinates can improve the
+    conditioning there.
+
+    ``angle=0`` is :func:`quadratic` (same values, gradients, window and
+    start). For other angles the window and the start are those of
+    :func:`quadratic` turned with the surface: the start is :math:`R\,(-4, 2)`
+    and the window is the bounding box of the turned rectangle
+    :math:`[-5, 5] \times [-3, 3]`, so the path of a rotation-invariant method
+    (gradient descent) is the turned path it takes on :func:`quadratic`.
+
+    Parameters
+    ----------
+    a, b : float
+        Positive curvatures along :math:`e_u` and :math:`e_v` (Hessian
+        eigenvalues :math:`2a` and :math:`2b`).
+    angle : float
+        :math:`\theta` in degrees; any finite real number.
+    """
+    a = _positive("a", a)
+    b = _positive("b", b)
+    if isinstance(angle, bool) or not isinstance(angle, numbers.Real) or not np.isfinite(angle):
+        raise ValueError(f"angle must be a finite real number of degrees, got {angle!r}")
+    angle = float(angle)
+    theta = np.deg2rad(angle)
+    c, s = float(np.cos(theta)), float(np.sin(theta))
+
+    def value_fn(x, y):
+        u, v = x * c + y * s, y * c - x * s
+        return a * u**2 + b * v**2
+
+    def grad_fn(x, y):
+        du, dv = 2 * a * (x * c + y * s), 2 * b * (y * c - x * s)  # 2au, 2bv
+        return du * c - dv * s, du * s + dv * c                   # 2au e_u + 2bv e_v
+
+    half_x, half_y = 5 * abs(c) + 3 * abs(s), 5 * abs(s) + 3 * abs(c)
+    return Surface(
+        name="quadratic" if angle == 0 else f"quadratic rotated by {angle:g}°",
+        formula=(rf"f(x, y) = {a:g}\,x^2 + {b:g}\,y^2" if angle == 0 else
+                 rf"f = {a:g}\,u^2 + {b:g}\,v^2,\ (u, v) = "
+                 rf"(x, y)\ \mathrm{{turned\ by}}\ {angle:g}^\circ"),
+        value_fn=value_fn, grad_fn=grad_fn,
+        minimizers=[[0.0, 0.0]], minimum=0.0,
+        xlim=(-half_x, half_x), ylim=(-half_y, half_y),
+        start=(-4.0 * c - 2.0 * s, -4.0 * s + 2.0 * c),
+    )
