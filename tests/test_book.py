@@ -235,6 +235,25 @@ def test_equation_references_are_not_bracketed_twice(path):
 
 
 @pytest.mark.parametrize("path", _notebooks(), ids=NOTEBOOK_IDS)
+def test_a_captioned_figure_cell_ends_with_its_figure(path):
+    # myst-nb puts the caption and name on every output of the cell: a trailing
+    # expression (ax.legend(...)), print or table would become a second figure
+    # with the same name, a duplicate-label warning that -W turns into an error
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    bad = [i for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+           and "figure" in cell.get("metadata", {}).get("mystnb", {})
+           and not _ends_quietly(_cell_source(cell))]
+    assert not bad, (f"{path.relative_to(REPO)}: captioned figure cells {bad} must end "
+                     "with plt.show() (or a statement ending in ';'); move tables and "
+                     "prints to the next cell")
+
+
+def _ends_quietly(source: str) -> bool:
+    last = source.rstrip().split("\n")[-1].strip()
+    return last == "plt.show()" or last.endswith(";")
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=NOTEBOOK_IDS)
 def test_figures_are_no_wider_than_the_text_column(path):
     # a figure wider than 6.72 in is shrunk into the column, and its text with it
     wide = [(i, m.group(0)) for i, text in _cells(path, "code")
