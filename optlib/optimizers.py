@@ -748,17 +748,17 @@ class Adagrad(Optimizer):
     .. math::
 
         g_t &\leftarrow g_t + \omega x_{t-1} \\
-        \tilde\eta_t &= \eta / (1 + (t-1)\,\delta) \\
+        \tilde\eta_t &= \eta / (1 + (t-1)\,c) \\
         s_t &= s_{t-1} + g_t^2, \qquad s_0 = \text{initial\_accumulator\_value} \\
         x_t &= x_{t-1} - \tilde\eta_t\, g_t / (\sqrt{s_t} + \epsilon)
 
-    :math:`\delta` is ``lr_decay``. :math:`\epsilon` is added *outside* the
+    :math:`c` is ``lr_decay``. :math:`\epsilon` is added *outside* the
     square root, as in PyTorch; TensorFlow/Keras start the accumulator at 0.1.
 
     Parameters
     ----------
     lr : default 1e-2
-    lr_decay : default 0 (:math:`\delta \ge 0`)
+    lr_decay : default 0 (:math:`c \ge 0`)
     weight_decay : default 0
     initial_accumulator_value : default 0 (:math:`s_0 \ge 0`)
     eps : default 1e-10
@@ -800,16 +800,19 @@ class RMSprop(Optimizer):
     .. math::
 
         g_t &\leftarrow g_t + \omega x_{t-1} \\
-        v_t &= \alpha v_{t-1} + (1-\alpha) g_t^2 \\
-        \bar g_t &= \alpha \bar g_{t-1} + (1-\alpha) g_t, \quad
-        \tilde v_t = v_t - \bar g_t^2 \quad (\text{centered; else } \tilde v_t = v_t) \\
-        b_t &= \beta b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
-        x_t &= x_{t-1} - \eta\, b_t \quad (\text{with } \beta = 0:\ x_t = x_{t-1} - \eta g_t/(\sqrt{\tilde v_t}+\epsilon))
+        s_t &= \gamma s_{t-1} + (1-\gamma) g_t^2 \\
+        \bar g_t &= \gamma \bar g_{t-1} + (1-\gamma) g_t, \quad
+        \tilde s_t = s_t - \bar g_t^2 \quad (\text{centered; else } \tilde s_t = s_t) \\
+        b_t &= \beta b_{t-1} + g_t / (\sqrt{\tilde s_t} + \epsilon) \\
+        x_t &= x_{t-1} - \eta\, b_t \quad (\text{with } \beta = 0:\ x_t = x_{t-1} - \eta g_t/(\sqrt{\tilde s_t}+\epsilon))
+
+    :math:`\gamma` is PyTorch's ``alpha``; the state ``square_avg`` is :math:`s_t`
+    and ``grad_avg`` is :math:`\bar g_t`.
 
     Parameters
     ----------
     lr : default 1e-2
-    alpha : default 0.99 (in [0, 1])
+    alpha : default 0.99 (:math:`\gamma`, in [0, 1])
     eps : default 1e-8, added outside the square root
     weight_decay : default 0
     momentum : default 0 (:math:`\beta`, in [0, 1])
@@ -843,18 +846,18 @@ class RMSprop(Optimizer):
         v *= self.alpha
         sq = np.multiply(g, g, out=self.scratch(param, 0))
         sq *= 1.0 - self.alpha
-        v += sq  # v_t = α v_{t-1} + (1-α) g_t²
+        v += sq  # s_t = γ s_{t-1} + (1-γ) g_t²
         denom = self.scratch(param, 0)
         if self.centered:
             gbar = state["grad_avg"]
             gbar *= self.alpha
             gbar += np.multiply(g, 1.0 - self.alpha, out=denom)  # ḡ_t
             np.multiply(gbar, gbar, out=denom)
-            np.subtract(v, denom, out=denom)  # ṽ_t = v_t - ḡ_t²
+            np.subtract(v, denom, out=denom)  # s̃_t = s_t - ḡ_t²
             np.sqrt(denom, out=denom)
         else:
             np.sqrt(v, out=denom)
-        denom += self.eps  # √ṽ_t + ε
+        denom += self.eps  # √s̃_t + ε
         if _is_zero(self.momentum):
             step = np.divide(g, denom, out=denom)
             step *= lr
@@ -862,7 +865,7 @@ class RMSprop(Optimizer):
         else:
             b = state["momentum_buffer"]
             b *= self.momentum
-            b += np.divide(g, denom, out=denom)  # b_t = β b_{t-1} + g_t/(√ṽ_t+ε)
+            b += np.divide(g, denom, out=denom)  # b_t = β b_{t-1} + g_t/(√s̃_t+ε)
             param -= np.multiply(b, lr, out=denom)
 
 
@@ -872,10 +875,13 @@ class Adadelta(Optimizer):
     .. math::
 
         g_t &\leftarrow g_t + \omega x_{t-1} \\
-        v_t &= \rho v_{t-1} + (1-\rho) g_t^2 \\
-        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
-        u_t &= \rho u_{t-1} + (1-\rho) \Delta_t^2 \\
+        s_t &= \gamma s_{t-1} + (1-\gamma) g_t^2 \\
+        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{s_t + \epsilon}}\, g_t \\
+        u_t &= \gamma u_{t-1} + (1-\gamma) \Delta_t^2 \\
         x_t &= x_{t-1} - \eta\, \Delta_t
+
+    :math:`\gamma` is PyTorch's ``rho``; the state ``square_avg`` is :math:`s_t`
+    and ``acc_delta`` is :math:`u_t`.
 
     :math:`\epsilon` sits *inside* both square roots, and ``lr=1.0`` by default
     (Zeiler's method has no learning rate; PyTorch keeps one as a scale).
@@ -883,7 +889,7 @@ class Adadelta(Optimizer):
     Parameters
     ----------
     lr : default 1.0
-    rho : default 0.9 (in [0, 1])
+    rho : default 0.9 (:math:`\gamma`, in [0, 1])
     eps : default 1e-6
     weight_decay : default 0
     """
@@ -907,9 +913,9 @@ class Adadelta(Optimizer):
         v *= self.rho
         sq = np.multiply(g, g, out=self.scratch(param, 0))
         sq *= 1.0 - self.rho
-        v += sq  # v_t = ρ v_{t-1} + (1-ρ) g_t²
+        v += sq  # s_t = γ s_{t-1} + (1-γ) g_t²
         std = np.add(v, self.eps, out=self.scratch(param, 0))
-        np.sqrt(std, out=std)  # √(v_t + ε)
+        np.sqrt(std, out=std)  # √(s_t + ε)
         delta = np.add(u, self.eps, out=self.scratch(param, 2))
         np.sqrt(delta, out=delta)  # √(u_{t-1} + ε)
         delta /= std
@@ -917,7 +923,7 @@ class Adadelta(Optimizer):
         u *= self.rho
         sq = np.multiply(delta, delta, out=std)
         sq *= 1.0 - self.rho
-        u += sq  # u_t = ρ u_{t-1} + (1-ρ) Δ_t²
+        u += sq  # u_t = γ u_{t-1} + (1-γ) Δ_t²
         delta *= lr
         param -= delta  # x_t = x_{t-1} - η Δ_t
 
