@@ -335,12 +335,12 @@ def test_with_seed_replaces_the_seed_line_of_the_setup_cell_only():
 
 
 def _seed_probe_book(root: pathlib.Path) -> pathlib.Path:
-    """A copy of book/conftest.py and its tools beside one chapter that asserts SEED."""
+    """A copy of the seeded_notebooks plugin and its tools beside one chapter that asserts SEED."""
     book = root / "book"
     (book / "_scripts").mkdir(parents=True)
-    (book / "conftest.py").write_text((BOOK / "conftest.py").read_text(encoding="utf-8"))
-    (book / "_scripts" / "chapter_tools.py").write_text(
-        (BOOK / "_scripts" / "chapter_tools.py").read_text(encoding="utf-8"))
+    for name in ("seeded_notebooks.py", "chapter_tools.py"):
+        (book / "_scripts" / name).write_text(
+            (BOOK / "_scripts" / name).read_text(encoding="utf-8"))
     nb = chapter_tools.new_chapter("Probe", "ch:probe")
     nb["cells"][1]["source"] = "SEED = 0"          # no optlib import needed here
     nb["cells"].append(chapter_tools.code_cell("assert SEED == 2, SEED"))
@@ -352,9 +352,11 @@ def _seed_probe_book(root: pathlib.Path) -> pathlib.Path:
 def test_notebook_tests_run_each_chapter_with_the_second_seed(tmp_path):
     book = _seed_probe_book(tmp_path)
     run = functools.partial(subprocess.run, [sys.executable, "-m", "pytest", "-q",
-                                             "-p", "no:cacheprovider", str(book)],
+                                             "-p", "no:cacheprovider",
+                                             "-p", "seeded_notebooks", str(book)],
                             cwd=tmp_path, capture_output=True, text=True)
     env = {k: v for k, v in os.environ.items() if k != "OPTLIB_BOOK_SEED"}
+    env["PYTHONPATH"] = str(book / "_scripts")
     default = run(env=env)                            # seed 1: the probe's assert fails
     assert default.returncode == 1 and "1 failed, 1 passed" in default.stdout, default.stdout
     second = run(env={**env, "OPTLIB_BOOK_SEED": "2"})

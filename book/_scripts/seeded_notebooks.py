@@ -1,4 +1,8 @@
-"""Run every chapter under pytest with a second seed.
+"""pytest plugin: run every chapter with a second seed.
+
+Loaded by ``-p seeded_notebooks`` in pyproject.toml's addopts (``pythonpath``
+puts book/_scripts on sys.path); a plugin rather than a book/conftest.py,
+whose module name would shadow tests/conftest.py.
 
 The book build executes every chapter with ``SEED = 0``; this collector makes
 ``make test`` execute each one again, through nbval, with the setup cell's
@@ -22,10 +26,10 @@ import sys
 import pytest
 from nbval.plugin import IPyNbFile
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent / "_scripts"))
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from chapter_tools import with_seed  # noqa: E402
 
-BOOK = pathlib.Path(__file__).parent
+BOOK = pathlib.Path(__file__).resolve().parents[1]
 
 
 def book_seed() -> int:
@@ -60,7 +64,7 @@ class SeededNotebook(IPyNbFile):
 
 
 def pytest_collect_file(file_path: pathlib.Path, parent):
-    if (file_path.suffix == ".ipynb" and file_path.parent == BOOK
+    if (file_path.suffix == ".ipynb" and file_path.resolve().parent == BOOK
             and ".ipynb_checkpoints" not in file_path.parts):
         return SeededNotebook.from_parent(parent, path=file_path)
     return None
