@@ -632,7 +632,9 @@ def test_chapter_times_names_a_missing_notebook(chapter_times, capsys):
 # --------------------------------------------------------------------------
 
 SKIPPED_PAGES = {"genindex.html", "search.html", "py-modindex.html", "index.html"}
-SKIPPED_DIRS = {"_static", "_sources", "_images", "_downloads", "reports"}
+# _modules: the library source behind the API appendix's [source] links (viewcode),
+# a listing of the code as it is, not a page of the book
+SKIPPED_DIRS = {"_static", "_sources", "_images", "_downloads", "reports", "_modules"}
 
 
 def _built_pages() -> list[str]:
