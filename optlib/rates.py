@@ -270,6 +270,13 @@ def heavy_ball_radius(eta: Any, beta: Any, lam: Any) -> Any:
     return _scalar(_radius(1.0 + beta - eta * lam, beta + 0.0 * eta * lam))
 
 
+def _worst_radius(radius: Any, eta: Any, beta: Any, lam: Any) -> Any:
+    """The largest ``radius(eta, beta, lambda_i)`` over the eigenvalues, per (eta, beta)."""
+    eta, beta = _real("eta", eta), _real("beta", beta)
+    lam = _eigenset(lam)
+    return _scalar(np.asarray(radius(eta[..., None], beta[..., None], lam)).max(axis=-1))
+
+
 def heavy_ball_rate(eta: Any, beta: Any, lam: Any) -> Any:
     r"""Rate of heavy-ball momentum on a quadratic: :math:`\max_i \rho(\eta, \beta, \lambda_i)`.
 
@@ -284,10 +291,7 @@ def heavy_ball_rate(eta: Any, beta: Any, lam: Any) -> Any:
     -------
     float or ndarray, shape ``broadcast(eta, beta).shape``
     """
-    eta, beta = _real("eta", eta), _real("beta", beta)
-    lam = _eigenset(lam)
-    return _scalar(np.asarray(heavy_ball_radius(eta[..., None], beta[..., None], lam))
-                   .max(axis=-1))
+    return _worst_radius(heavy_ball_radius, eta, beta, lam)
 
 
 def critical_beta(eta: Any, lam: Any) -> Any:
@@ -451,10 +455,7 @@ def nesterov_rate(eta: Any, beta: Any, lam: Any) -> Any:
     -------
     float or ndarray, shape ``broadcast(eta, beta).shape``
     """
-    eta, beta = _real("eta", eta), _real("beta", beta)
-    lam = _eigenset(lam)
-    return _scalar(np.asarray(nesterov_radius(eta[..., None], beta[..., None], lam))
-                   .max(axis=-1))
+    return _worst_radius(nesterov_radius, eta, beta, lam)
 
 
 
