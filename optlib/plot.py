@@ -201,7 +201,7 @@ def _legend(ax: Any) -> None:
     # (paths and markers; contour lines do not count), at a legible size.
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(loc="best", fontsize=max(MIN_FONT_PT, 9.0), framealpha=0.9)
+        ax.legend(loc="best", fontsize=MIN_FONT_PT, framealpha=0.9)
 
 
 # ----------------------------------------------------------------------------

@@ -777,15 +777,20 @@ def _page_problems(browser, site: str, page_path: str) -> list[str]:
     return problems + failed + errors
 
 
+def _wait_for_mathjax(page) -> None:
+    """Until MathJax has typeset the page (equations change the layout)."""
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
+                           timeout=30_000)
+    page.evaluate("MathJax.startup.promise.then(() => true)")
+
+
 def _check_page(page, site: str, page_path: str) -> list[str]:
     problems = []
     has_math = page.locator(".math").count() > 0
     if page_path == "book/intro.html" and not has_math:
         problems.append("the preface has no math (the notation table should)")
     if has_math:
-        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
-                               timeout=30_000)
-        page.evaluate("MathJax.startup.promise.then(() => true)")
+        _wait_for_mathjax(page)
         if page.locator("mjx-container").count() == 0:
             problems.append("the page has math but MathJax typeset none of it")
         if page.locator("mjx-merror").count():
@@ -811,9 +816,7 @@ def _phone_width_problems(browser, site: str, page_path: str) -> list[str]:
     try:
         page.goto(f"{site}/{page_path}", wait_until="load")
         if page.locator(".math").count():
-            page.wait_for_function("window.MathJax && MathJax.startup && "
-                                   "MathJax.startup.promise", timeout=30_000)
-            page.evaluate("MathJax.startup.promise.then(() => true)")
+            _wait_for_mathjax(page)
         width = page.evaluate("document.documentElement.scrollWidth")
     finally:
         context.close()
