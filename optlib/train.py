@@ -47,7 +47,8 @@ from optlib.nn import EVAL_BATCH  # rows per forward pass of model.evaluate
 from optlib.optimizers import DivergenceError
 from optlib.threads import blas_threads, resolve_threads
 
-__all__ = ["History", "Checkpoint", "fit", "save_checkpoint", "load_checkpoint"]
+__all__ = ["History", "Checkpoint", "fit", "save_checkpoint", "load_checkpoint",
+           "replay"]
 
 CHECKPOINT_FORMAT = "optlib-checkpoint-1"
 
@@ -602,3 +603,91 @@ def _check_params_match(name: str, params: Mapping[str, np.ndarray],
                 f"checkpoint {name!r}: parameter {key!r} has shape {arr.shape} and dtype "
                 f"{arr.dtype}, the model's {p.shape} and {p.dtype}"
             )
+
+
+# ----------------------------------------------------------------------------
+# replaying a prescribed gradient sequence
+# ----------------------------------------------------------------------------
+
+def replay(optimizer: Any, gradients: Any, x0: Any, steps: int | None = None, *,
+           record: "tuple[str, ...] | list[str]" = ()) -> dict[str, np.ndarray]:
+    r"""Run ``optimizer`` on a prescribed sequence of gradients and record what it does.
+
+    Starting from :math:`x_0`, update :math:`t = 1, \dots, T` calls
+    ``optimizer.step(x, g_t)``, where
+
+    * ``g_t = gradients[t - 1]`` if ``gradients`` is an array of shape
+      ``(T, *x0.shape)``: a stream that does not depend on :math:`x`
+      (synthetic noise, a burst, a recorded run), or
+    * ``g_t = gradients(t, x)`` if it is a callable, called with the update
+      number :math:`t` and the current iterate :math:`x_{t-1}` (closed loop;
+      ``steps`` gives :math:`T`).
+
+    This is how the book feeds an optimizer a gradient history chosen to
+    show one behaviour (bias correction, a burst of large gradients, rare
+    spikes) without a model around it. Hyperparameters may be arrays
+    broadcasting against ``x0``, so one call replays many settings.
+
+    Parameters
+    ----------
+    optimizer : optlib.Optimizer
+        A fresh optimizer (its state carries over between calls).
+    gradients : ndarray or callable
+        The gradients :math:`g_1, \dots, g_T`, or ``grad(t, x)``. Each is
+        converted to the dtype of the iterates.
+    x0 : array_like
+        Starting point; copied, never modified. A float16, float32 or float64
+        array keeps its dtype; anything else becomes float64.
+    steps : int, optional
+        :math:`T`; required with a callable, and if given with an array it
+        must equal ``len(gradients)``.
+    record : sequence of str
+        Names of the optimizer's per-parameter state arrays to record after
+        every update (``"exp_avg"`` and ``"exp_avg_sq"`` are Adam's
+        :math:`m_t` and :math:`v_t`).
+
+    Returns
+    -------
+    dict of ndarray
+        ``"x"``: the iterates :math:`x_0, \dots, x_T`, shape ``(T + 1, *x0.shape)``;
+        and for each name in ``record`` its value after updates :math:`1, \dots, T`,
+        shape ``(T, *x0.shape)`` (row ``t - 1`` is the value after update ``t``).
+    """
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must have a step(params, grads) method (an optlib "
+                        f"optimizer), got {type(optimizer).__name__}")
+    x = np.array(x0, copy=True)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    if callable(gradients):
+        if steps is None:
+            raise ValueError("steps is required when gradients is a callable grad(t, x)")
+        steps = _check_int("steps", steps, 0)
+        stream = None
+    else:
+        stream = np.asarray(gradients)
+        if stream.ndim != x.ndim + 1 or stream.shape[1:] != x.shape:
+            raise ValueError(f"gradients must have shape (T, *x0.shape) = (T, "
+                             f"{', '.join(map(str, x.shape))}), got {stream.shape}")
+        if steps is not None and _check_int("steps", steps, 0) != len(stream):
+            raise ValueError(f"steps={steps} but gradients holds {len(stream)} gradients")
+        steps = len(stream)
+    names = [str(name) for name in record]
+    known = optimizer._state_names() if hasattr(optimizer, "_state_names") else None
+    unknown = [name for name in names if known is not None and name not in known]
+    if unknown:
+        raise ValueError(f"{type(optimizer).__name__} keeps no state {unknown[0]!r}; "
+                         f"it keeps {sorted(known)}")
+    path = np.empty((steps + 1,) + x.shape, dtype=x.dtype)
+    path[0] = x
+    recorded = {name: np.empty((steps,) + x.shape, dtype=x.dtype) for name in names}
+    quiet = (contextlib.nullcontext() if getattr(optimizer, "check_finite", True)
+             else np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+    with quiet:
+        for t in range(1, steps + 1):
+            g = gradients(t, x) if stream is None else stream[t - 1]
+            optimizer.step(x, np.asarray(g, dtype=x.dtype))
+            path[t] = x
+            for name in names:
+                recorded[name][t - 1] = optimizer.state[""][name]
+    return {"x": path, **recorded}
