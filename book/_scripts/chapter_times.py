@@ -73,7 +73,11 @@ def run_notebook(path: pathlib.Path, timeout: int = 600, seed: int = 0,
     if seed != 0:
         nb = with_seed(nb, seed)
     with tempfile.TemporaryDirectory(prefix="chapter-") as cwd:
+        # "immediate": kill the kernel once the last cell is done; the graceful
+        # shutdown request was seen to go unanswered under load, leaving this
+        # process waiting with every cell already run
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                         shutdown_kernel="immediate",
                                          resources={"metadata": {"path": cwd}})
         start = time.perf_counter()
         try:
