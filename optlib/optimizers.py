@@ -876,12 +876,16 @@ class Adadelta(Optimizer):
 
         g_t &\leftarrow g_t + \omega x_{t-1} \\
         s_t &= \gamma s_{t-1} + (1-\gamma) g_t^2 \\
-        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{s_t + \epsilon}}\, g_t \\
-        u_t &= \gamma u_{t-1} + (1-\gamma) \Delta_t^2 \\
-        x_t &= x_{t-1} - \eta\, \Delta_t
+        d_t &= \frac{\sqrt{a_{t-1} + \epsilon}}{\sqrt{s_t + \epsilon}}\, g_t \\
+        a_t &= \gamma a_{t-1} + (1-\gamma) d_t^2 \\
+        x_t &= x_{t-1} - \eta\, d_t
 
-    :math:`\gamma` is PyTorch's ``rho``; the state ``square_avg`` is :math:`s_t`
-    and ``acc_delta`` is :math:`u_t`.
+    with :math:`s_0 = a_0 = 0`. :math:`\gamma` is PyTorch's ``rho`` (the paper's
+    :math:`\rho`); the state ``square_avg`` is :math:`s_t` (the paper's
+    :math:`E[g^2]_t`) and ``acc_delta`` is :math:`a_t`, the leaky average of the
+    squared directions :math:`d_t` (the paper's :math:`E[\Delta x^2]_t`; it holds
+    :math:`d_t^2`, not :math:`(\eta d_t)^2`, so the two agree only at
+    :math:`\eta = 1`). The paper's update is :math:`\Delta x_t = -d_t`.
 
     :math:`\epsilon` sits *inside* both square roots, and ``lr=1.0`` by default
     (Zeiler's method has no learning rate; PyTorch keeps one as a scale).
@@ -909,23 +913,23 @@ class Adadelta(Optimizer):
 
     def update(self, param, grad, state, lr, t):
         g = self.decayed(grad, param, self.weight_decay)
-        v, u = state["square_avg"], state["acc_delta"]
-        v *= self.rho
+        s, a = state["square_avg"], state["acc_delta"]
+        s *= self.rho
         sq = np.multiply(g, g, out=self.scratch(param, 0))
         sq *= 1.0 - self.rho
-        v += sq  # s_t = γ s_{t-1} + (1-γ) g_t²
-        std = np.add(v, self.eps, out=self.scratch(param, 0))
+        s += sq  # s_t = γ s_{t-1} + (1-γ) g_t²
+        std = np.add(s, self.eps, out=self.scratch(param, 0))
         np.sqrt(std, out=std)  # √(s_t + ε)
-        delta = np.add(u, self.eps, out=self.scratch(param, 2))
-        np.sqrt(delta, out=delta)  # √(u_{t-1} + ε)
+        delta = np.add(a, self.eps, out=self.scratch(param, 2))
+        np.sqrt(delta, out=delta)  # √(a_{t-1} + ε)
         delta /= std
-        delta *= g  # Δ_t
-        u *= self.rho
+        delta *= g  # d_t
+        a *= self.rho
         sq = np.multiply(delta, delta, out=std)
         sq *= 1.0 - self.rho
-        u += sq  # u_t = γ u_{t-1} + (1-γ) Δ_t²
+        a += sq  # a_t = γ a_{t-1} + (1-γ) d_t²
         delta *= lr
-        param -= delta  # x_t = x_{t-1} - η Δ_t
+        param -= delta  # x_t = x_{t-1} - η d_t
 
 
 # ----------------------------------------------------------------------------
