@@ -158,6 +158,21 @@ def test_config_loads_the_extensions_the_chapters_use(config):
         assert (REPO / bib).is_file(), f"bibtex file {bib} in _config.yml does not exist"
 
 
+def test_the_build_stops_each_kernel_immediately(config, monkeypatch):
+    # book/_ext/kernel_shutdown.py: graceful kernel shutdown was seen to hang under load
+    assert config["sphinx"]["local_extensions"]["kernel_shutdown"] == "book/_ext"
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    trait = nbclient.NotebookClient.class_traits()["shutdown_kernel"]
+    monkeypatch.setattr(trait, "default_value", "graceful")
+    spec = importlib.util.spec_from_file_location(
+        "kernel_shutdown", REPO / "book" / "_ext" / "kernel_shutdown.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.setup(None)
+    assert nbclient.NotebookClient(nbformat.v4.new_notebook()).shutdown_kernel == "immediate"
+
+
 def test_config_excludes_the_author_notes_from_the_build(config):
     assert "book/CONVENTIONS.md" in config["exclude_patterns"]
 
