@@ -484,7 +484,7 @@ def loss_curves(histories: Any, ax: Any = None, logy: bool = True, smooth: int |
 
 def schedule_plot(schedules: Mapping[str, Callable[[np.ndarray], Any]] | Callable,
                   steps: int, ax: Any = None, logy: bool = False) -> Any:
-    r"""Learning rate :math:`\eta_k` against the update count :math:`k = 0, \dots, steps - 1`.
+    r"""Learning rate :math:`\eta(k)` against the update count :math:`k = 0, \dots, steps - 1`.
 
     Parameters
     ----------
@@ -523,7 +523,7 @@ def schedule_plot(schedules: Mapping[str, Callable[[np.ndarray], Any]] | Callabl
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("update $k$")
-    ax.set_ylabel(r"learning rate $\eta_k$")
+    ax.set_ylabel(r"learning rate $\eta(k)$")
     _legend(ax)
     return ax
 

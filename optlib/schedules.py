@@ -9,8 +9,8 @@ uses for its ``(k+1)``-th ``step()`` when the matching
 
 Symbols used in the docstrings (and in the book):
 
-* :math:`k` -- updates done so far; :math:`\eta_k` -- the learning rate of
-  update :math:`k+1`;
+* :math:`k` -- updates done so far; :math:`\eta(k)` -- the learning rate of
+  update :math:`t = k+1` (the book's :math:`\eta_t = \eta(t-1)`);
 * :math:`\eta_0` -- ``lr`` (the starting or peak learning rate);
 * :math:`\eta_{\min}` -- ``final_lr`` / ``min_lr``; :math:`T` -- ``total_steps``.
 
@@ -47,6 +47,7 @@ __all__ = [
     "cosine",
     "cosine_restarts",
     "one_cycle",
+    "warmup",
 ]
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -153,7 +154,7 @@ def _half_cosine_array(eta_max: float, eta_min: float, theta: np.ndarray) -> np.
 # --------------------------------------------------------------------------
 
 class Schedule:
-    """A learning-rate schedule :math:`k \\mapsto \\eta_k` (see the module docstring).
+    """A learning-rate schedule :math:`k \\mapsto \\eta(k)` (see the module docstring).
 
     Build one with a factory such as :func:`cosine`; call it with an int
     (returns a float) or an integer array (returns a float64 array of the same
@@ -233,7 +234,7 @@ class _Constant(Schedule):
 def constant(lr: float) -> Schedule:
     r"""A constant learning rate.
 
-    .. math:: \eta_k = \eta_0
+    .. math:: \eta(k) = \eta_0
 
     Parameters
     ----------
@@ -262,9 +263,9 @@ class _StepDecay(Schedule):
 
 
 def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
-    r"""Multiply the learning rate by :math:`\gamma` every ``step_size`` updates.
+    r"""Multiply the learning rate by :math:`q` (``gamma``) every ``step_size`` updates.
 
-    .. math:: \eta_k = \eta_0 \, \gamma^{\lfloor k / s \rfloor}
+    .. math:: \eta(k) = \eta_0 \, q^{\lfloor k / s \rfloor}
 
     Parameters
     ----------
@@ -273,7 +274,7 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     step_size : int
         :math:`s \ge 1`, the number of updates between decays.
     gamma : float
-        :math:`\gamma > 0`, the decay factor (default 0.1).
+        :math:`q > 0`, the decay factor (torch's ``gamma``; default 0.1).
 
     Notes
     -----
@@ -302,9 +303,9 @@ class _MultiStep(Schedule):
 
 
 def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
-    r"""Multiply the learning rate by :math:`\gamma` at each milestone.
+    r"""Multiply the learning rate by :math:`q` (``gamma``) at each milestone.
 
-    .. math:: \eta_k = \eta_0 \, \gamma^{\,|\{ m_j \in M : m_j \le k \}|}
+    .. math:: \eta(k) = \eta_0 \, q^{\,|\{ m_j \in M : m_j \le k \}|}
 
     i.e. after :math:`k` updates the rate has been cut once for every
     milestone :math:`m_j \le k`.
@@ -316,12 +317,12 @@ def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sched
     milestones : sequence of int
         :math:`M = (m_1 < m_2 < \dots)`, strictly increasing integers >= 0.
     gamma : float
-        :math:`\gamma > 0` (default 0.1).
+        :math:`q > 0`, the decay factor (torch's ``gamma``; default 0.1).
 
     Notes
     -----
     Same as ``torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma)``
-    (torch also accepts a repeated milestone, meaning :math:`\gamma^2`; here
+    (torch also accepts a repeated milestone, meaning :math:`q^2`; here
     repeats are refused as a likely typo).
     """
     return _MultiStep(
@@ -342,17 +343,18 @@ class _Exponential(Schedule):
 
 
 def exponential(lr: float, gamma: float) -> Schedule:
-    r"""Multiply the learning rate by :math:`\gamma` after every update.
+    r"""Multiply the learning rate by :math:`q` (``gamma``) after every update.
 
-    .. math:: \eta_k = \eta_0 \, \gamma^{k}
+    .. math:: \eta(k) = \eta_0 \, q^{k}
 
     Parameters
     ----------
     lr : float
         :math:`\eta_0 \ge 0`.
     gamma : float
-        :math:`\gamma > 0`. Below 1 it decays; above 1 it grows, as in a
-        learning-rate range test (a rate that overflows becomes ``inf``).
+        :math:`q > 0` (torch's ``gamma``). Below 1 it decays; above 1 it
+        grows, as in a learning-rate range test (a rate that overflows becomes
+        ``inf``).
 
     Notes
     -----
@@ -378,7 +380,7 @@ class _InverseSqrt(Schedule):
 def inverse_sqrt(lr: float) -> Schedule:
     r"""Decay as one over the square root of the update number.
 
-    .. math:: \eta_k = \frac{\eta_0}{\sqrt{k+1}}
+    .. math:: \eta(k) = \frac{\eta_0}{\sqrt{k+1}}
 
     With :math:`t = k+1` the update number, this is the
     :math:`\alpha_t = \alpha/\sqrt{t}` of the Adam paper's convergence analysis.
@@ -414,7 +416,7 @@ def polynomial(
     r"""Polynomial decay from :math:`\eta_0` to :math:`\eta_{\min}` over :math:`T` updates.
 
     .. math::
-        \eta_k = \eta_{\min} + (\eta_0 - \eta_{\min})
+        \eta(k) = \eta_{\min} + (\eta_0 - \eta_{\min})
                  \left(1 - \frac{\min(k, T)}{T}\right)^{p}
 
     ``power=1`` is a linear decay; the rate stays at :math:`\eta_{\min}` for
@@ -457,16 +459,16 @@ class _Factor(Schedule):
 def factor(lr: float, factor: float, min_lr: float = 1e-7) -> Schedule:
     r"""Multiplicative decay with a floor (d2l's ``FactorScheduler``).
 
-    .. math:: \eta_k = \max\!\left(\eta_{\min},\ \eta_0\,\alpha^{k}\right)
+    .. math:: \eta(k) = \max\!\left(\eta_{\min},\ \eta_0\,q^{k}\right)
 
-    the closed form of :math:`\eta_{k+1} = \max(\eta_{\min}, \alpha\,\eta_k)`.
+    the closed form of :math:`\eta(k+1) = \max(\eta_{\min}, q\,\eta(k))`.
 
     Parameters
     ----------
     lr : float
         :math:`\eta_0 \ge 0`.
     factor : float
-        :math:`\alpha \in (0, 1]`.
+        :math:`q \in (0, 1]`, the ratio of the geometric decay.
     min_lr : float
         :math:`\eta_{\min}`, with :math:`0 \le \eta_{\min} \le \eta_0`
         (default 1e-7, d2l's ``stop_factor_lr``).
@@ -477,9 +479,9 @@ def factor(lr: float, factor: float, min_lr: float = 1e-7) -> Schedule:
     schedule in this module (this is :func:`exponential` with a floor). d2l's
     ``FactorScheduler`` is stateful and decays *before* it returns, so its
     :math:`n`-th call (counting from 1) returns
-    :math:`\max(\eta_{\min}, \eta_0\alpha^n)` = ``factor(...)(n)`` whatever
+    :math:`\max(\eta_{\min}, \eta_0 q^n)` = ``factor(...)(n)`` whatever
     ``num_update`` it is given; its first update already uses
-    :math:`\alpha\eta_0`. We keep :math:`\eta_0` for the first update so that
+    :math:`q\eta_0`. We keep :math:`\eta_0` for the first update so that
     ``lr`` means the same thing in all schedules and the value depends only
     on :math:`k`, not on how often the scheduler was called.
     """
@@ -535,7 +537,7 @@ def cosine(
     With :math:`W` warmup updates starting from :math:`\eta_w`:
 
     .. math::
-        \eta_k = \begin{cases}
+        \eta(k) = \begin{cases}
             \eta_w + (\eta_0 - \eta_w)\,\dfrac{k}{W} & k < W \\[1ex]
             \eta_{\min} + \dfrac{\eta_0 - \eta_{\min}}{2}
                 \left(1 + \cos\dfrac{\pi (k - W)}{T - W}\right) & W \le k \le T \\[1ex]
@@ -640,7 +642,7 @@ def cosine_restarts(
     :math:`T_{\mathrm{cur}} = k - k_i`,
 
     .. math::
-        \eta_k = \eta_{\min} + \frac{\eta_0 - \eta_{\min}}{2}
+        \eta(k) = \eta_{\min} + \frac{\eta_0 - \eta_{\min}}{2}
                  \left(1 + \cos\frac{\pi\,T_{\mathrm{cur}}}{T_i}\right)
 
     so the rate jumps back to :math:`\eta_0` at every :math:`k_i`. The cycle
@@ -689,9 +691,29 @@ class _OneCycle(Schedule):
         # pct_start*T - 1 and the annealing at T - 1.
         self._peak = float(self.pct_start * self.total_steps) - 1
         self._last = self.total_steps - 1
+        # three_phase: back down to initial_lr at 2 pct_start T - 2, then to min_lr.
+        self._valley = float(2 * self.pct_start * self.total_steps) - 2
+
+    def _repr_params(self) -> dict[str, Any]:
+        if self.three_phase:
+            return self._params
+        return {key: v for key, v in self._params.items() if key != "three_phase"}
 
     def _scalar(self, k: int) -> float:
         peak, last = self._peak, self._last
+        if self.three_phase:
+            valley = self._valley
+            if k <= peak:
+                return _half_cosine(self.initial_lr, self.max_lr, math.pi * (k / peak))
+            if k <= valley:
+                return _half_cosine(
+                    self.max_lr, self.initial_lr, math.pi * ((k - peak) / (valley - peak))
+                )
+            if k <= last:
+                return _half_cosine(
+                    self.initial_lr, self.min_lr, math.pi * ((k - valley) / (last - valley))
+                )
+            return self.min_lr
         if k <= peak:
             return _half_cosine(self.initial_lr, self.max_lr, math.pi * (k / peak))
         if k <= last:
@@ -703,6 +725,18 @@ class _OneCycle(Schedule):
     def _array(self, k: np.ndarray) -> np.ndarray:
         peak, last = self._peak, self._last
         up = _half_cosine_array(self.initial_lr, self.max_lr, math.pi * (k / peak))
+        if self.three_phase:
+            valley = self._valley
+            down = _half_cosine_array(
+                self.max_lr, self.initial_lr,
+                math.pi * ((np.clip(k, peak, valley) - peak) / (valley - peak)),
+            )
+            anneal = _half_cosine_array(
+                self.initial_lr, self.min_lr,
+                math.pi * ((np.clip(k, valley, last) - valley) / (last - valley)),
+            )
+            return np.where(k <= peak, up, np.where(
+                k <= valley, down, np.where(k <= last, anneal, self.min_lr)))
         down = _half_cosine_array(
             self.max_lr, self.min_lr, math.pi * ((np.minimum(k, last) - peak) / (last - peak))
         )
@@ -715,8 +749,9 @@ def one_cycle(
     pct_start: float = 0.3,
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
+    three_phase: bool = False,
 ) -> Schedule:
-    r"""The two-phase 1cycle policy with cosine annealing (Smith; fastai; torch).
+    r"""The 1cycle policy with cosine annealing (Smith; fastai; torch).
 
     The rate rises from :math:`\eta_{\mathrm{init}} = \eta_{\max}/d` to
     :math:`\eta_{\max}`, then falls to :math:`\eta_{\min} =
@@ -726,7 +761,7 @@ def one_cycle(
     (a half cosine from :math:`a` at :math:`x=0` to :math:`b` at :math:`x=1`):
 
     .. math::
-        \eta_k = \begin{cases}
+        \eta(k) = \begin{cases}
             c\!\left(\eta_{\mathrm{init}}, \eta_{\max}, \dfrac{k}{P}\right) & k \le P \\[1ex]
             c\!\left(\eta_{\max}, \eta_{\min}, \dfrac{k - P}{L - P}\right) & P < k \le L \\[1ex]
             \eta_{\min} & k > L
@@ -745,12 +780,20 @@ def one_cycle(
         :math:`d > 0`: :math:`\eta_{\mathrm{init}} = \eta_{\max}/d` (default 25).
     final_div_factor : float
         :math:`d_f > 0`: :math:`\eta_{\min} = \eta_{\mathrm{init}}/d_f` (default 1e4).
+    three_phase : bool
+        False (default): the two phases above. True: Smith's original shape,
+        with :math:`V = 2pT - 2`: up from :math:`\eta_{\mathrm{init}}` to
+        :math:`\eta_{\max}` for :math:`k \le P`, back down to
+        :math:`\eta_{\mathrm{init}}` (symmetrically) for :math:`P < k \le V`,
+        then :math:`c(\eta_{\mathrm{init}}, \eta_{\min}, (k - V)/(L - V))`
+        for :math:`V < k \le L`, the short final "annihilation" phase.
+        Needs :math:`V < L`, i.e. :math:`2pT < T + 1`.
 
     Notes
     -----
     Same as ``torch.optim.lr_scheduler.OneCycleLR(opt, max_lr, total_steps,
     pct_start, anneal_strategy='cos', div_factor, final_div_factor,
-    three_phase=False, cycle_momentum=False)`` for :math:`k < T`, the updates
+    three_phase, cycle_momentum=False)`` for :math:`k < T`, the updates
     torch defines. After the cycle this schedule holds :math:`\eta_{\min}`
     (torch raises an error), so a training loop that overruns by a step does
     not crash.
@@ -766,10 +809,90 @@ def one_cycle(
             f"update, got pct_start={pct_start!r}, total_steps={total_steps} "
             f"(product {pct_start * total_steps!r}); raise pct_start or total_steps"
         )
+    if not isinstance(three_phase, (bool, np.bool_)):
+        raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
+    three_phase = bool(three_phase)
+    if three_phase and 2 * pct_start * total_steps - 2 >= total_steps - 1:
+        raise ValueError(
+            f"with three_phase=True, 2 * pct_start * total_steps must be < total_steps + 1 "
+            f"so the final phase is not empty, got pct_start={pct_start!r}, "
+            f"total_steps={total_steps}; lower pct_start"
+        )
     return _OneCycle(
         max_lr=max_lr,
         total_steps=total_steps,
         pct_start=pct_start,
         div_factor=_positive("div_factor", div_factor),
         final_div_factor=_positive("final_div_factor", final_div_factor),
+        three_phase=three_phase,
+    )
+
+
+# --------------------------------------------------------------------------
+# warmup: a linear ramp in front of any schedule
+# --------------------------------------------------------------------------
+
+class _Warmup(Schedule):
+    name = "warmup"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._target = float(self.schedule(0))
+
+    def _scalar(self, k: int) -> float:
+        warmup = self.warmup_steps
+        if k < warmup:
+            start = self.warmup_start_lr
+            return start + (self._target - start) * k / warmup
+        return float(self.schedule(k - warmup))
+
+    def _array(self, k: np.ndarray) -> np.ndarray:
+        warmup, start = self.warmup_steps, self.warmup_start_lr
+        ramp = start + (self._target - start) * k / max(warmup, 1)
+        after = np.asarray(self.schedule(np.maximum(k - warmup, 0)), dtype=np.float64)
+        return np.where(k < warmup, ramp, after)
+
+
+def warmup(schedule: Any, warmup_steps: int, warmup_start_lr: float = 0.0) -> Schedule:
+    r"""Put a linear warmup of :math:`W` updates in front of any schedule :math:`s`.
+
+    .. math::
+        \eta(k) = \begin{cases}
+            \eta_w + \bigl(s(0) - \eta_w\bigr)\,\dfrac{k}{W} & k < W \\[1ex]
+            s(k - W) & k \ge W
+        \end{cases}
+
+    The ramp climbs from :math:`\eta_w` towards :math:`s(0)` (reached at
+    :math:`k = W`), and then :math:`s` runs as if training started there: it
+    is shifted by :math:`W` updates, so a schedule that should end at update
+    :math:`T` of the whole run gets ``total_steps = T - W``. Thus
+    ``warmup(cosine(lr, T - W), W, w)`` equals
+    ``cosine(lr, T, warmup_steps=W, warmup_start_lr=w)``.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        :math:`s`, any schedule of this module (or a callable ``s(k)`` that
+        accepts an int and an integer array, as those do).
+    warmup_steps : int
+        :math:`W \ge 0` (0: the schedule unchanged).
+    warmup_start_lr : float
+        :math:`\eta_w \ge 0`, the rate of the first update (default 0).
+
+    Notes
+    -----
+    Same as ``torch.optim.lr_scheduler.SequentialLR(opt, [LinearLR(opt,
+    start_factor=w / s(0), end_factor=1.0, total_iters=W), main],
+    milestones=[W])`` where ``main`` is the torch scheduler of :math:`s`
+    (torch's ``LinearLR`` needs ``start_factor > 0``, so :math:`\eta_w > 0`).
+    """
+    if not callable(schedule):
+        raise ValueError(
+            f"schedule must be a callable lr(k), such as schedules.cosine(...), "
+            f"got {schedule!r} ({type(schedule).__name__})"
+        )
+    return _Warmup(
+        schedule=schedule,
+        warmup_steps=_integer("warmup_steps", warmup_steps, 0),
+        warmup_start_lr=_non_negative("warmup_start_lr", warmup_start_lr),
     )

@@ -9,6 +9,8 @@ against the argument it must name.
 import math
 import pickle
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -155,12 +157,14 @@ def torch_learning_rates(torch, make_scheduler, lr, n):
     param = torch.nn.Parameter(torch.zeros(3))
     param.grad = torch.ones(3)
     optimizer = torch.optim.SGD([param], lr=lr)
-    scheduler = make_scheduler(torch, optimizer)
-    rates = []
-    for _ in range(n):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR's internal step(0) warns
+        scheduler = make_scheduler(torch, optimizer)
+        rates = []
+        for _ in range(n):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
     return np.array(rates)
 
 
