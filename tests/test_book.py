@@ -158,19 +158,55 @@ def test_config_loads_the_extensions_the_chapters_use(config):
         assert (REPO / bib).is_file(), f"bibtex file {bib} in _config.yml does not exist"
 
 
-def test_the_build_stops_each_kernel_immediately(config, monkeypatch):
-    # book/_ext/kernel_shutdown.py: graceful kernel shutdown was seen to hang under load
-    assert config["sphinx"]["local_extensions"]["kernel_shutdown"] == "book/_ext"
-    nbclient = pytest.importorskip("nbclient")
-    nbformat = pytest.importorskip("nbformat")
-    trait = nbclient.NotebookClient.class_traits()["shutdown_kernel"]
-    monkeypatch.setattr(trait, "default_value", "graceful")
+def _kernel_client_extension():
     spec = importlib.util.spec_from_file_location(
-        "kernel_shutdown", REPO / "book" / "_ext" / "kernel_shutdown.py")
+        "kernel_client", REPO / "book" / "_ext" / "kernel_client.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.setup(None)
+    return module
+
+
+def test_the_build_stops_each_kernel_immediately(config, monkeypatch):
+    # book/_ext/kernel_client.py: graceful kernel shutdown was seen to hang under load
+    assert config["sphinx"]["local_extensions"]["kernel_client"] == "book/_ext"
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    channels = pytest.importorskip("jupyter_client.channels")
+    trait = nbclient.NotebookClient.class_traits()["shutdown_kernel"]
+    monkeypatch.setattr(trait, "default_value", "graceful")
+    monkeypatch.setattr(channels.AsyncZMQSocketChannel, "get_msg",
+                        channels.AsyncZMQSocketChannel.get_msg)
+    _kernel_client_extension().setup(None)
     assert nbclient.NotebookClient(nbformat.v4.new_notebook()).shutdown_kernel == "immediate"
+    assert channels.AsyncZMQSocketChannel.get_msg.sliced
+
+
+def test_a_kernel_message_is_waited_for_in_short_slices():
+    # a missed wake-up costs one slice, not the whole timeout (or forever)
+    import asyncio
+    from queue import Empty
+
+    module = _kernel_client_extension()
+    asked = []
+
+    async def get_msg(self, timeout=None):       # the message shows up on the 3rd look
+        asked.append(timeout)
+        if len(asked) < 3:
+            raise Empty
+        return {"msg_type": "execute_reply"}
+
+    sliced = module._sliced(get_msg)
+    assert asyncio.run(sliced(None, timeout=None))["msg_type"] == "execute_reply"
+    assert len(asked) == 3 and all(0 <= t <= module.POLL_SLICE for t in asked)
+    asked.clear()
+
+    async def never(self, timeout=None):
+        asked.append(timeout)
+        raise Empty
+
+    with pytest.raises(Empty):                   # a real deadline still ends the wait
+        asyncio.run(module._sliced(never)(None, timeout=0.01))
+    assert asked and all(t <= 0.01 for t in asked)
 
 
 def test_config_excludes_the_author_notes_from_the_build(config):

@@ -67,17 +67,17 @@ def run_notebook(path: pathlib.Path, timeout: int = 600, seed: int = 0,
     import nbformat
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "_ext"))
     from chapter_tools import with_seed
+    from kernel_client import install
+
+    install()   # the build's kernel-channel workarounds (book/_ext/kernel_client.py)
 
     nb = nbformat.read(str(path), as_version=4)
     if seed != 0:
         nb = with_seed(nb, seed)
     with tempfile.TemporaryDirectory(prefix="chapter-") as cwd:
-        # "immediate": kill the kernel once the last cell is done; the graceful
-        # shutdown request was seen to go unanswered under load, leaving this
-        # process waiting with every cell already run
         client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                         shutdown_kernel="immediate",
                                          resources={"metadata": {"path": cwd}})
         start = time.perf_counter()
         try:
