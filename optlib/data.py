@@ -73,6 +73,7 @@ __all__ = [
     "FASHION_MNIST_MIRRORS",
     "FASHION_MNIST_CLASSES",
     "sparse_classification",
+    "wilson_separable",
     "sparse_feature_frequencies",
 ]
 
@@ -1008,3 +1009,57 @@ def sparse_classification(
     # P(y = 1) = σ(z), written with tanh so that no exp can overflow
     y = (rng.random(int(n)) < 0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.int64)
     return X, y, w_true
+
+
+def wilson_separable(
+    n_train: int,
+    n_test: int,
+    p: float = 0.7,
+    seed: int | Sequence[int] | np.random.Generator | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    r"""The linearly separable problem of Wilson et al. (2017, section 3.3).
+
+    Labels :math:`y_i \in \{-1, +1\}` are independent with
+    :math:`P(y_i = +1) = p`. Every example :math:`i` (training and test
+    examples are numbered together, training first) has
+    :math:`d = 3 + 5(n_{\text{train}} + n_{\text{test}})` features:
+
+    .. math::
+
+        x_{i1} = y_i, \qquad x_{i2} = x_{i3} = 1, \qquad
+        x_{ij} = 1 \ \text{for}\ j = 4 + 5(i-1), \dots, 4 + 5(i-1) + 2(1 - y_i),
+
+    and 0 otherwise (1-based :math:`j`): a block of five features that only
+    example :math:`i` uses, of which it sets one when :math:`y_i = +1` and
+    all five when :math:`y_i = -1`. The first feature is the label, so the
+    classes are linearly separable; a test example shares only the first
+    three features with the training set. Fit by least squares
+    :math:`\min_w \tfrac{1}{2n}\lVert Xw - y\rVert^2`.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training (>= 1) and test (>= 0) examples.
+    p : float
+        Probability of the label +1, in (0, 1).
+    seed : int, sequence of int, Generator or None
+        Seed of ``np.random.default_rng``; the labels are its only draws.
+
+    Returns
+    -------
+    (X_train, y_train), (X_test, y_test)
+        float64 arrays; ``X`` has ``d`` columns, ``y`` holds -1.0 and +1.0.
+    """
+    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < 1:
+        raise ValueError(f"p must be a number in (0, 1), got {p!r}")
+    n = int(n_train) + int(n_test)
+    y = np.where(np.random.default_rng(seed).random(n) < p, 1.0, -1.0)
+    X = np.zeros((n, 3 + 5 * n))
+    X[:, 0] = y
+    X[:, 1:3] = 1.0
+    for i in range(n):      # 0-based i: the block starts at column 3 + 5i
+        X[i, 3 + 5 * i: 4 + 5 * i + (4 if y[i] < 0 else 0)] = 1.0
+    return (X[:n_train], y[:n_train]), (X[n_train:], y[n_train:])
