@@ -58,6 +58,8 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from optlib._checks import check_int
+
 __all__ = [
     "load_mnist",
     "load_fashion_mnist",
@@ -898,8 +900,7 @@ def sparse_feature_frequencies(d: int = 100, rare_fraction: float = 0.5,
     -------
     ndarray, float64, shape (d,)
     """
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    d = check_int("d", d, 1)
     if isinstance(rare_fraction, bool) or not isinstance(rare_fraction, numbers.Real) \
             or not 0.0 <= rare_fraction <= 1.0:
         raise ValueError(f"rare_fraction must be a number in [0, 1], got {rare_fraction!r}")
@@ -982,8 +983,7 @@ def sparse_classification(
     y : ndarray, int64, shape (n,), of 0 and 1
     w_true : ndarray, float64, shape (d,)
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    n = check_int("n", n, 1)
     probs = sparse_feature_frequencies(d, rare_fraction, rare_prob, common_prob)
     for name, value in (("common_scale", common_scale), ("rare_scale", rare_scale)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
@@ -1050,9 +1050,7 @@ def wilson_separable(
     (X_train, y_train), (X_test, y_test)
         float64 arrays; ``X`` has ``d`` columns, ``y`` holds -1.0 and +1.0.
     """
-    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 0)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 0)
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < 1:
         raise ValueError(f"p must be a number in (0, 1), got {p!r}")
     n = int(n_train) + int(n_test)

@@ -89,7 +89,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import numbers
 import os
 import pickle
 import reprlib
@@ -99,6 +98,8 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from optlib._checks import check_int
 
 __all__ = ["run", "fit_many", "Failure", "SweepError"]
 
@@ -302,12 +303,6 @@ def _call_installed(config: Any, threads: int, numba_threads: int) -> _Outcome:
 # running the sweep
 # ----------------------------------------------------------------------------
 
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _check_errors(errors: Any) -> str:
     if errors not in ("raise", "return"):
         raise ValueError(f'errors must be "raise" or "return", got {errors!r}')
@@ -473,9 +468,9 @@ def run(fn: Callable[[Any], Any], configs: Iterable[Any], *, executor: Any = Non
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     _check_errors(errors)
-    threads = _check_count("threads", threads)
+    threads = check_int("threads", threads, 1)
     if workers is not None:
-        workers = _check_count("workers", workers)
+        workers = check_int("workers", workers, 1)
         if executor is not None:
             raise ValueError("pass either executor or workers (the size of the default pool), "
                              "not both")

@@ -60,6 +60,8 @@ from typing import Any
 
 import numpy as np
 
+from optlib._checks import check_int
+
 __all__ = [
     "FLOPS_PER_THREAD", "available_cores", "threads_for_flops", "threads_for_model",
     "resolve_threads", "blas_threads", "blas_info",
@@ -84,12 +86,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def threads_for_flops(flops: float, max_threads: int | None = None) -> int:
@@ -117,7 +113,7 @@ def threads_for_flops(flops: float, max_threads: int | None = None) -> int:
     """
     if isinstance(flops, bool) or not isinstance(flops, numbers.Real) or not flops >= 0:
         raise ValueError(f"flops must be a number >= 0, got {flops!r}")
-    cap = available_cores() if max_threads is None else _check_count("max_threads", max_threads)
+    cap = available_cores() if max_threads is None else check_int("max_threads", max_threads, 1)
     return int(min(cap, max(1, flops // FLOPS_PER_THREAD)))
 
 
@@ -144,7 +140,7 @@ def threads_for_model(model: Any, batch_size: int, max_threads: int | None = Non
             f"model must have a params dict of arrays, got {type(model).__name__} "
             f"whose params is {type(params).__name__}"
         )
-    batch_size = _check_count("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size, 1)
     largest = max((2.0 * batch_size * W.shape[0] * W.shape[1]
                    for W in params.values() if np.ndim(W) == 2), default=0.0)
     return threads_for_flops(largest, max_threads)
@@ -221,7 +217,7 @@ def blas_threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    n = _check_count("n", n)
+    n = check_int("n", n, 1)
     threadpoolctl = _threadpoolctl()
     if threadpoolctl is None:
         yield

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from optlib._checks import check_int
 from optlib.data import minibatches
 from optlib.nn import EVAL_BATCH  # rows per forward pass of model.evaluate
 from optlib.optimizers import DivergenceError
@@ -193,12 +194,6 @@ class _Recorder:
 # fit
 # ----------------------------------------------------------------------------
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _check_model_and_optimizer(model: Any, optimizer: Any) -> None:
     if not isinstance(getattr(model, "params", None), Mapping) or not callable(
             getattr(model, "loss_and_grad", None)):
@@ -332,10 +327,10 @@ def fit(model: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, epochs: int,
         raise ValueError("pass both X_test and y_test, or neither")
     if X_test is not None:
         _check_data(X_test, y_test, "X_test", "y_test")
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    checkpoint_every = _check_int("checkpoint_every", checkpoint_every, 1)
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    seed = check_int("seed", seed, 0)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
     if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not l2 >= 0:
         raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
     n_batches = _n_batches(len(X), batch_size, drop_last)
@@ -518,7 +513,7 @@ def save_checkpoint(path: "str | os.PathLike[str]", model: Any, optimizer: Any =
     meta : dict, optional
         Extra numbers or strings (fit stores its seed and batch settings).
     """
-    epoch = _check_int("epoch", epoch, 0)
+    epoch = check_int("epoch", epoch, 0)
     arrays: dict[str, np.ndarray] = {
         "format": np.array(CHECKPOINT_FORMAT),
         "epoch": np.int64(epoch),
@@ -662,14 +657,14 @@ def replay(optimizer: Any, gradients: Any, x0: Any, steps: int | None = None, *,
     if callable(gradients):
         if steps is None:
             raise ValueError("steps is required when gradients is a callable grad(t, x)")
-        steps = _check_int("steps", steps, 0)
+        steps = check_int("steps", steps, 0)
         stream = None
     else:
         stream = np.asarray(gradients)
         if stream.ndim != x.ndim + 1 or stream.shape[1:] != x.shape:
             raise ValueError(f"gradients must have shape (T, *x0.shape) = (T, "
                              f"{', '.join(map(str, x.shape))}), got {stream.shape}")
-        if steps is not None and _check_int("steps", steps, 0) != len(stream):
+        if steps is not None and check_int("steps", steps, 0) != len(stream):
             raise ValueError(f"steps={steps} but gradients holds {len(stream)} gradients")
         steps = len(stream)
     names = [str(name) for name in record]
