@@ -458,7 +458,6 @@ def nesterov_rate(eta: Any, beta: Any, lam: Any) -> Any:
     return _worst_radius(nesterov_radius, eta, beta, lam)
 
 
-
 def optimal_nesterov(mu: float, L: float) -> tuple[float, float, float]:
     r"""The best constant :math:`(\eta, \beta)` of Nesterov momentum for eigenvalues in :math:`[\mu, L]`.
 

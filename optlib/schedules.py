@@ -153,6 +153,11 @@ def _half_cosine_array(eta_max: float, eta_min: float, theta: np.ndarray) -> np.
 # The callable every factory returns.
 # --------------------------------------------------------------------------
 
+def _linear_ramp(start: float, end: float, k: Any, steps: int) -> Any:
+    """The linear warmup ramp: ``start`` at k = 0, ``end`` at k = ``steps``."""
+    return start + (end - start) * k / max(steps, 1)
+
+
 class Schedule:
     """A learning-rate schedule :math:`k \\mapsto \\eta(k)` (see the module docstring).
 
@@ -511,14 +516,14 @@ class _Cosine(Schedule):
     def _scalar(self, k: int) -> float:
         warmup, total = self.warmup_steps, self.total_steps
         if k < warmup:
-            return self.warmup_start_lr + (self.lr - self.warmup_start_lr) * k / warmup
+            return _linear_ramp(self.warmup_start_lr, self.lr, k, warmup)
         if k >= total:
             return self.final_lr
         return _half_cosine(self.lr, self.final_lr, math.pi * (k - warmup) / (total - warmup))
 
     def _array(self, k: np.ndarray) -> np.ndarray:
         warmup, total = self.warmup_steps, self.total_steps
-        ramp = self.warmup_start_lr + (self.lr - self.warmup_start_lr) * k / max(warmup, 1)
+        ramp = _linear_ramp(self.warmup_start_lr, self.lr, k, warmup)
         anneal = _half_cosine_array(
             self.lr, self.final_lr, math.pi * (np.minimum(k, total) - warmup) / (total - warmup)
         )
@@ -842,13 +847,12 @@ class _Warmup(Schedule):
     def _scalar(self, k: int) -> float:
         warmup = self.warmup_steps
         if k < warmup:
-            start = self.warmup_start_lr
-            return start + (self._target - start) * k / warmup
+            return _linear_ramp(self.warmup_start_lr, self._target, k, warmup)
         return float(self.schedule(k - warmup))
 
     def _array(self, k: np.ndarray) -> np.ndarray:
-        warmup, start = self.warmup_steps, self.warmup_start_lr
-        ramp = start + (self._target - start) * k / max(warmup, 1)
+        warmup = self.warmup_steps
+        ramp = _linear_ramp(self.warmup_start_lr, self._target, k, warmup)
         after = np.asarray(self.schedule(np.maximum(k - warmup, 0)), dtype=np.float64)
         return np.where(k < warmup, ramp, after)
 
