@@ -28,9 +28,9 @@ Conventions
 Rows of ``X`` are examples: :math:`X \in \mathbb{R}^{n \times d}`. A layer
 computes :math:`Z_l = A_{l-1} W_l + b_l` with :math:`W_l` of shape
 ``(fan_in, fan_out)`` (the transpose of ``torch.nn.Linear.weight``). The L2
-penalty :math:`\frac{\lambda}{2}\sum_l \lVert W_l\rVert_F^2` (``l2`` is
-:math:`\lambda`) covers the **weights only, not the biases**; its gradient
-:math:`\lambda W_l` is what ``weight_decay=λ`` adds inside ``SGD``/``Adam``.
+penalty :math:`\frac{\omega}{2}\sum_l \lVert W_l\rVert_F^2` (``l2`` is
+:math:`\omega`) covers the **weights only, not the biases**; its gradient
+:math:`\omega W_l` is what ``weight_decay=ω`` adds inside ``SGD``/``Adam``.
 Gradients are computed in the model's dtype (float32 model, float32 grads):
 the optimizers refuse grads whose dtype differs from the parameters'.
 """
@@ -246,17 +246,17 @@ class MLP:
 
         Z_l = A_{l-1} W_l + b_l, \qquad A_l = \sigma(Z_l) \ (l < L), \qquad
         \ell = \frac1n \sum_{i=1}^n \Big(\log\sum_k e^{Z_{L,ik}} - Z_{L,i y_i}\Big)
-               + \frac{\lambda}{2}\sum_{l=1}^L \lVert W_l\rVert_F^2 .
+               + \frac{\omega}{2}\sum_{l=1}^L \lVert W_l\rVert_F^2 .
 
     The last layer has no activation: :math:`Z_L` are the logits. The penalty
-    :math:`\lambda` (``l2``) covers the weights only, not the biases.
+    :math:`\omega` (``l2``) covers the weights only, not the biases.
 
     Backpropagation, with :math:`\Delta_l = \partial\ell/\partial Z_l`:
 
     .. math::
 
         \Delta_L = \tfrac1n(\operatorname{softmax}(Z_L) - Y), \quad
-        \frac{\partial\ell}{\partial W_l} = A_{l-1}^\top \Delta_l + \lambda W_l, \quad
+        \frac{\partial\ell}{\partial W_l} = A_{l-1}^\top \Delta_l + \omega W_l, \quad
         \frac{\partial\ell}{\partial b_l} = \mathbf{1}^\top \Delta_l, \quad
         \Delta_{l-1} = (\Delta_l W_l^\top) \odot \sigma'(Z_{l-1}).
 
@@ -391,8 +391,8 @@ class MLP:
         y : int array, shape (n,)
             Class labels in ``0..K-1``.
         l2 : float
-            :math:`\lambda \ge 0`; adds :math:`\frac{\lambda}{2}\sum_l\lVert W_l\rVert_F^2`
-            to the loss and :math:`\lambda W_l` to each weight gradient
+            :math:`\omega \ge 0`; adds :math:`\frac{\omega}{2}\sum_l\lVert W_l\rVert_F^2`
+            to the loss and :math:`\omega W_l` to each weight gradient
             (biases are not penalised).
 
         Returns
@@ -474,15 +474,15 @@ class LinearRegression:
 
     .. math::
 
-        f(w, b) = \frac{1}{2n}\lVert Xw + b\mathbf 1 - y\rVert^2 + \frac{\lambda}{2}\lVert w\rVert^2,
+        f(w, b) = \frac{1}{2n}\lVert Xw + b\mathbf 1 - y\rVert^2 + \frac{\omega}{2}\lVert w\rVert^2,
         \qquad
-        \nabla_w f = \tfrac1n X^\top r + \lambda w, \quad
+        \nabla_w f = \tfrac1n X^\top r + \omega w, \quad
         \frac{\partial f}{\partial b} = \tfrac1n \mathbf 1^\top r,
 
     with residual :math:`r = Xw + b\mathbf 1 - y`. The factor :math:`\frac12`
     makes the gradient free of a 2 (the convention of most textbooks; the
     *mean* squared error :math:`\frac1n\lVert r\rVert^2` is twice this loss).
-    The penalty (``l2`` = :math:`\lambda`) does not cover the bias.
+    The penalty (``l2`` = :math:`\omega`) does not cover the bias.
 
     Parameters
     ----------
@@ -586,12 +586,12 @@ class LinearRegression:
 
         Without penalty: least squares on the augmented matrix :math:`[X\ \mathbf 1]`
         through ``np.linalg.lstsq`` (an SVD, so rank-deficient ``X`` gets the
-        minimum-norm solution). With :math:`\lambda > 0` (ridge): on centred data
+        minimum-norm solution). With :math:`\omega > 0` (ridge): on centred data
         :math:`\bar X = X - \mathbf 1\mu^\top`, :math:`\bar y = y - \bar y\mathbf 1`,
 
         .. math::
 
-            (\tfrac1n \bar X^\top \bar X + \lambda I)\, w = \tfrac1n \bar X^\top \bar y,
+            (\tfrac1n \bar X^\top \bar X + \omega I)\, w = \tfrac1n \bar X^\top \bar y,
             \qquad b = \bar y - \mu^\top w,
 
         the point where the gradient of :meth:`loss_and_grad` vanishes.
@@ -631,10 +631,10 @@ def logistic_loss_and_grad(w: Any, X: Any, y: Any, l2: float = 0.0) -> tuple[Any
     .. math::
 
         f(w) = \frac1n \sum_{i=1}^n \bigl(\log(1 + e^{z_i}) - y_i z_i\bigr)
-               + \frac{\lambda}{2}\lVert w\rVert^2, \qquad
-        \nabla f(w) = \frac1n X^\top\bigl(\sigma(z) - y\bigr) + \lambda w,
+               + \frac{\omega}{2}\lVert w\rVert^2, \qquad
+        \nabla f(w) = \frac1n X^\top\bigl(\sigma(z) - y\bigr) + \omega w,
 
-    where :math:`\sigma(z) = 1/(1 + e^{-z})` and :math:`\lambda` = ``l2``.
+    where :math:`\sigma(z) = 1/(1 + e^{-z})` and :math:`\omega` = ``l2``.
     :math:`\log(1 + e^{z})` is computed as ``np.logaddexp(0, z)`` and
     :math:`\sigma` through :math:`\tanh`, so no exponential overflows. There is
     no separate intercept: append a column of ones to ``X`` for one. (This is
@@ -659,7 +659,7 @@ def logistic_loss_and_grad(w: Any, X: Any, y: Any, l2: float = 0.0) -> tuple[Any
     y : array_like, shape (..., n)
         Labels 0 or 1.
     l2 : float
-        :math:`\lambda \ge 0`.
+        :math:`\omega \ge 0`.
 
     Returns
     -------
