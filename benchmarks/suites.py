@@ -29,6 +29,7 @@ in :mod:`benchmarks.harness`.
 """
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -203,6 +204,21 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
                 variants[label], labels[label] = on_threads(n, opt_t.step), str(n)
         roles["torch foreach, same threads as optlib"] = "torch foreach 1t"
         roles["torch fused, same threads as optlib fused"] = f"torch fused {threads}t"
+        if torch_has_fused:
+            # PyTorch's own way to refuse a non-finite gradient before its fused step:
+            # the total norm (what clip_grad_norm_ computes), then the step
+            opt_checked = torch_cls(torch_params(), **torch_kwargs, fused=True)
+
+            def checked_step():
+                torch.nn.utils.get_total_norm(t_grads, error_if_nonfinite=True, foreach=True)
+                opt_checked.step()
+            label = f"torch fused + norm check {threads}t"
+            variants[label], labels[label] = on_threads(threads, checked_step), str(threads)
+        # the cheapest pass that reads every gradient once: the least any check
+        # made before the update can cost
+        read_label = f"torch read pass {threads}t"
+        variants[read_label] = on_threads(threads, lambda: [torch.amax(g) for g in t_grads])
+        labels[read_label] = str(threads)
 
     # the machine's memory bandwidth, measured in the same rounds: copies of n_params float32
     src = np.concatenate(list(grads.values()))
@@ -223,14 +239,18 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     with _library_threads(numba, torch, threads), blas_threads(1):
         times = time_interleaved(variants, rounds=rounds, pause=pause)
 
+    # yardsticks: words of 4 bytes per element moved by the copies and the read pass
+    yardsticks = {label: 1 if "read pass" in label else 2 for label in variants
+                  if "copy" in label or "read pass" in label}
     rows = [Row(label, labels[label], times[label], words * 4 * n_params, "GB/s")
-            for label in variants if "copy" not in label]
-    rows += [Row(label, labels[label], times[label], 2 * 4 * n_params, "GB/s", compared=False)
-             for label in variants if "copy" in label]
+            for label in variants if label not in yardsticks]
+    rows += [Row(label, labels[label], times[label], n * 4 * n_params, "GB/s", compared=False)
+             for label, n in yardsticks.items()]
     ceiling = f"torch copy {threads}t" if torch is not None else "numpy copy"
     notes = [f"rate = effective bandwidth: {words} words of 4 bytes read or written per "
              "parameter (what a one-pass update must move), divided by the time; the copy "
-             "rows (2 words per element) are the machine's memory bandwidth."]
+             "rows (2 words per element) are the machine's memory bandwidth, the read pass "
+             "(1 word) its rate for reading alone."]
     if first_call is not None:
         notes.append(f"optlib fused: the first call took {first_call:.2f} s (compiling the "
                      "kernel, or loading it from numba's disk cache), excluded above. "
@@ -239,8 +259,18 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     if torch is not None:
         notes.append("torch runs in this process; 'Nt' rows ran with torch.set_num_threads(N). "
                      f"optlib's numpy code ran on one thread, its fused kernels on {threads}.")
-    refs = [r for r in ("naive numpy", "torch foreach 1t", f"torch fused {threads}t")
-            if r in variants]
+    fused_ref = f"torch fused {threads}t"
+    if torch is not None and fused_ref in variants:
+        # A check that reads the gradient before the update costs at least a read pass
+        bound = statistics.median(
+            (f + r) / f for f, r in zip(times[fused_ref], times[f"torch read pass {threads}t"]))
+        notes.append(
+            f"A finiteness check made before the update reads the gradient once more, so a "
+            f"checked step costs at least the fused step plus one read pass: "
+            f"({fused_ref} + torch read pass {threads}t) / {fused_ref} = {bound:.3g} here, "
+            f"against the {words + 1}/{words} = {(words + 1) / words:.3g} that counting words "
+            "assumes (reading alone does not stream as fast per word as the update does).")
+    refs = [r for r in ("naive numpy", "torch foreach 1t", fused_ref) if r in variants]
     return Section(f"{name} step: {n_params:,} float32 parameters in {n_arrays} arrays",
                    rows, references=refs, notes=notes, ceiling=ceiling, roles=roles)
 
@@ -321,6 +351,30 @@ def _mnist(data: Any, n_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(X, dtype=np.float32), np.asarray(y)
 
 
+def _products_alone(sizes: Sequence[int], X: np.ndarray, batch_size: int) -> Callable[[], None]:
+    """The matrix products of one epoch (those :func:`_mlp_flops` counts), and nothing else.
+
+    The same shapes, minibatch by minibatch, from consecutive rows of ``X``:
+    no gathering, no bias, activation, loss or update. Their rate is what
+    the BLAS library reaches on an epoch's products at these shapes.
+    """
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b), dtype=X.dtype) * (1.0 / a**0.5)   # X's dtype
+               for a, b in zip(sizes[:-1], sizes[1:])]
+
+    def run() -> None:
+        for start in range(0, len(X), batch_size):
+            activations = [X[start:start + batch_size]]
+            for W in weights:                                # forward: A_{l-1} W_l
+                activations.append(activations[-1] @ W)
+            delta = activations[-1]                          # stands in for Δ_L: same shape
+            for l in range(len(weights), 0, -1):
+                activations[l - 1].T @ delta                 # A_{l-1}^T Δ_l
+                if l > 1:
+                    delta = delta @ weights[l - 1].T         # Δ_l W_l^T
+    return run
+
+
 class _SkippedUpdate(Optimizer):
     """Checks its gradients like any optimizer, then changes nothing."""
 
@@ -336,7 +390,8 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
               matmul_n: int = 2048, fused: bool | None = None,
               torch_variants: bool | None = None, data: Any = None,
               pause: float = 0.05, torch_threads: int | None = None,
-              skipped: bool = True, title: str = "Training") -> Section:
+              skipped: bool = True, products: bool = True,
+              title: str = "Training") -> Section:
     """One epoch of ``MLP(sizes)`` with Adam (lr 1e-3) on MNIST, optlib against PyTorch.
 
     Both sides start from the same weights (He initialisation drawn by
@@ -363,6 +418,10 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
         the inverse of the fraction of the ceiling the epoch reaches.
     skipped : bool
         Include the row with an optimizer that updates nothing.
+    products : bool
+        Include the row that computes the epoch's matrix products alone
+        (:func:`_products_alone`), and a note on what that leaves for the
+        rest of the epoch at half the ceiling.
     title : str
         Start of the table's title (targets find their table by it).
     data : tuple, optional
@@ -406,6 +465,8 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
             net, opt = _torch_mlp(torch, template, 1e-3)
             final_loss["torch"] = _torch_epoch(torch, net, opt, X_t, y_t, order_t, batch_size)
         variants["torch"] = torch_run
+    if products:
+        variants["matrix products alone"] = _products_alone(sizes, X, batch_size)
     A = np.random.default_rng(1).random((matmul_n, matmul_n), dtype=np.float32)
     variants["float32 matmul"] = lambda: A @ A
 
@@ -414,7 +475,7 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
 
     flops = _mlp_flops(sizes, len(X))
     rows = [Row(label, str(torch_threads if label == "torch" else threads), times[label],
-                flops, "GFLOP/s")
+                flops, "GFLOP/s", compared=label != "matrix products alone")
             for label in variants if label != "float32 matmul"]
     rows.append(Row("float32 matmul", str(threads), times["float32 matmul"], flops, "GFLOP/s",
                     scale=flops / (2.0 * matmul_n**3), compared=False))
@@ -433,6 +494,20 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
             "(its step still checks the gradients), so the parameters never change: the cost "
             "of the data, the forward and backward passes and the loop, without Adam's "
             "arithmetic.")
+    if products:
+        notes.append(
+            "matrix products alone: the epoch's products at its shapes, on consecutive rows, "
+            "with nothing else: what the BLAS library reaches on them.")
+    if products and skipped:
+        # at half the ceiling the epoch may take twice the ceiling's time
+        budget = 2 * statistics.median(times["float32 matmul"]) * flops / (2.0 * matmul_n**3)
+        alone = statistics.median(times["matrix products alone"])
+        rest = statistics.median(times["optlib, update skipped"]) - alone
+        notes.append(
+            f"At 50% of the ceiling the epoch may take {1e3 * budget:.0f} ms; the products "
+            f"alone take {1e3 * alone:.0f} of them, which leaves {1e3 * (budget - alone):.0f} ms "
+            f"for everything else, where the epoch with the update skipped already spends "
+            f"{1e3 * rest:.0f} ms besides its products.")
     notes.append("final minibatch loss: " + ", ".join(
         f"{k} {v:.4f}" for k, v in final_loss.items() if k != "optlib, update skipped"))
     return Section(f"{title}: one epoch of MLP({sizes}) with Adam, batch {batch_size}, "
@@ -749,7 +824,7 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
         cores = available_cores()
         emit(mlp_epoch(rounds=s["mlp_rounds"], matmul_n=s["matmul_n"], fused=False,
                        torch_variants=torch_variants, data=data, threads=cores,
-                       torch_threads=_torch_default_threads(), skipped=False,
+                       torch_threads=_torch_default_threads(), skipped=False, products=False,
                        title="Training, every core"))
     if "threads" in only and data is not None:
         emit(blas_thread_sweep(rounds=s["sweep_rounds"], data=data))

@@ -6,6 +6,7 @@ paired, and that every benchmark runs end to end on tiny sizes.
 import itertools
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 
@@ -173,6 +174,17 @@ def test_optimizer_step_runs_every_variant_and_the_copies():
     assert ("optlib fused unchecked" in labels) == (harness._numba() is not None)
     assert section.row("optlib").work == 7 * 4 * 20_000
     assert section.row("numpy copy").work == 2 * 4 * 20_000
+    if harness._torch() is not None:
+        # the yardsticks of a checked step: PyTorch's own check, and one read of the gradient
+        cores = str(available_cores())
+        read = section.row(f"torch read pass {cores}t")
+        assert read.work == 4 * 20_000 and not read.compared
+        assert section.row(f"torch fused + norm check {cores}t").compared
+        bound = next(n for n in section.notes if n.startswith("A finiteness check"))
+        expected = statistics.median(
+            (f + r) / f for f, r in zip(section.row(f"torch fused {cores}t").seconds,
+                                        read.seconds))
+        assert f"= {expected:.3g} here, against the 8/7 = 1.14" in bound
     assert "Adam step: 20,000 float32 parameters in 3 arrays" in render(section)
 
 
@@ -213,6 +225,7 @@ def test_mlp_epoch_scales_the_ceiling_to_the_epoch_and_sets_torch_threads_apart(
                               skipped=False, title="Training, every core")
     assert section.title.startswith("Training, every core: one epoch of MLP([20, 16, 3])")
     assert "optlib, update skipped" not in [r.label for r in section.rows]
+    assert not any(n.startswith("At 50% of the ceiling") for n in section.notes)
     matmul = section.row("float32 matmul")
     flops = suites._mlp_flops([20, 16, 3], 300)
     # the product's time is scaled to the epoch's FLOPs; its rate is the product's own
@@ -220,6 +233,36 @@ def test_mlp_epoch_scales_the_ceiling_to_the_epoch_and_sets_torch_threads_apart(
     assert matmul.rate == pytest.approx(2 * 64**3 / np.median(matmul.seconds) / 1e9)
     if harness._torch() is not None:
         assert section.row("torch").threads == "2" and section.row("optlib").threads == "1"
+
+
+def test_the_products_alone_are_the_products_the_flops_count():
+    # count the products _products_alone computes: their 2*m*n*k must be _mlp_flops
+    X = np.random.default_rng(0).random((300, 20), dtype=np.float32)
+    flops = []
+
+    class Counting(np.ndarray):
+        def __matmul__(self, other):
+            flops.append(2 * self.shape[0] * self.shape[1] * other.shape[1])
+            return (np.asarray(self) @ np.asarray(other)).view(Counting)
+
+    run = suites._products_alone([20, 16, 3], X.view(Counting), 64)
+    run()
+    assert sum(flops) == suites._mlp_flops([20, 16, 3], 300)
+
+
+def test_the_one_thread_epoch_shows_the_budget_left_beside_the_products():
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 300)
+    section = bench.mlp_epoch(sizes=(20, 16, 3), batch_size=64, rounds=1, matmul_n=64,
+                              data=(X, y), pause=0, threads=1, fused=False,
+                              torch_variants=False)
+    alone = section.row("matrix products alone")
+    assert not alone.compared and alone.work == suites._mlp_flops([20, 16, 3], 300)
+    note = next(n for n in section.notes if n.startswith("At 50% of the ceiling"))
+    budget = 2 * section.row("float32 matmul").median
+    assert f"the epoch may take {1e3 * budget:.0f} ms" in note
+    assert f"the products alone take {1e3 * alone.median:.0f} of them" in note
 
 
 def test_lr_sweep_runs_one_after_another_and_on_workers_with_the_same_losses():
