@@ -37,8 +37,8 @@ import numpy as np
 
 from benchmarks.harness import (
     Row, Section, Target, _TorchThreads, _library_threads, _numba, _timed, _torch,
-    _torch_default_threads, check_targets, machine_info, render, render_targets,
-    time_interleaved,
+    _torch_default_threads, check_targets, machine_info, paired_ratio, render,
+    render_targets, time_interleaved,
 )
 from optlib.optimizers import Optimizer
 from optlib.threads import available_cores
@@ -261,12 +261,11 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
                      f"optlib's numpy code ran on one thread, its fused kernels on {threads}.")
     fused_ref = f"torch fused {threads}t"
     if torch is not None and fused_ref in variants:
-        # A check that reads the gradient before the update costs at least a read pass
-        bound = statistics.median(
-            (f + r) / f for f, r in zip(times[fused_ref], times[f"torch read pass {threads}t"]))
+        # a check that reads the gradient before the update costs about one read pass
+        bound = 1 + paired_ratio(times[f"torch read pass {threads}t"], times[fused_ref])
         notes.append(
             f"A finiteness check made before the update reads the gradient once more, so a "
-            f"checked step costs at least the fused step plus one read pass: "
+            f"checked step costs about the fused step plus one read pass: "
             f"({fused_ref} + torch read pass {threads}t) / {fused_ref} = {bound:.3g} here, "
             f"against the {words + 1}/{words} = {(words + 1) / words:.3g} that counting words "
             "assumes (reading alone does not stream as fast per word as the update does).")
@@ -481,8 +480,8 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
                     scale=flops / (2.0 * matmul_n**3), compared=False))
     notes = [
         f"{len(X):,} examples in batches of {batch_size}; GFLOP/s counts the matrix products "
-        f"(2*m*n*k each): forward, weight gradients, hidden-layer gradients, "
-        f"{flops / 1e9:.2f} GFLOP per epoch. 'float32 matmul' is ({matmul_n}, {matmul_n}) @ "
+        "(2mnk for an m-by-k times k-by-n product): forward, weight gradients, hidden-layer "
+        f"gradients, {flops / 1e9:.2f} GFLOP per epoch. 'float32 matmul' is ({matmul_n}, {matmul_n}) @ "
         f"({matmul_n}, {matmul_n}), the machine's ceiling at this thread count; its time is "
         "scaled to the epoch's GFLOP (the time of an epoch at the ceiling).",
         f"threads: BLAS threads for numpy (optlib.threads.blas_threads, {threads}) and "
