@@ -263,6 +263,8 @@ def test_the_one_thread_epoch_shows_the_budget_left_beside_the_products():
     budget = 2 * section.row("float32 matmul").median
     assert f"the epoch may take {1e3 * budget:.0f} ms" in note
     assert f"the products alone take {1e3 * alone.median:.0f} of them" in note
+    adam = section.row("optlib").median - section.row("optlib, update skipped").median
+    assert f"the numpy Adam update adds {1e3 * adam:.0f} ms" in note
 
 
 def test_lr_sweep_runs_one_after_another_and_on_workers_with_the_same_losses():
