@@ -19,14 +19,14 @@ from benchmarks.harness import (
     time_interleaved,
 )
 from benchmarks.suites import (
-    BENCHMARKS, FULL, OPTIMIZERS, QUICK, TARGETS, blas_thread_sweep, lr_sweep, mlp_epoch,
-    model_step, optimizer_step, run_all, trajectories,
+    BENCHMARKS, FULL, OPTIMIZERS, QUICK, TARGETS, blas_thread_sweep, epoch_parts, lr_sweep,
+    mlp_epoch, model_step, optimizer_step, run_all, trajectories,
 )
 from benchmarks.cli import main, parse_args
 
 __all__ = [
     "Row", "Section", "Target", "check_targets", "machine_info", "paired_ratio", "render",
     "render_targets", "time_interleaved", "BENCHMARKS", "FULL", "OPTIMIZERS", "QUICK",
-    "TARGETS", "blas_thread_sweep", "lr_sweep", "mlp_epoch", "model_step", "optimizer_step", "run_all",
-    "trajectories", "main", "parse_args",
+    "TARGETS", "blas_thread_sweep", "epoch_parts", "lr_sweep", "mlp_epoch", "model_step",
+    "optimizer_step", "run_all", "trajectories", "main", "parse_args",
 ]

@@ -57,7 +57,7 @@ QUICK = dict(n_params=2_000_000, n_arrays=20, rounds=5, mlp_rows=15_000, mlp_rou
              sweep_rounds=5, lr_sweep_rounds=5, matmul_n=1024, n_points=2_000, steps=200,
              loop_sample=20, small_steps=100)
 #: The benchmarks :func:`run_all` knows, in the order it runs them.
-BENCHMARKS = ("step", "small", "mlp", "threads", "sweep", "trajectories")
+BENCHMARKS = ("step", "small", "mlp", "parts", "threads", "sweep", "trajectories")
 
 
 # ----------------------------------------------------------------------------
@@ -481,8 +481,8 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
     notes = [
         f"{len(X):,} examples in batches of {batch_size}; GFLOP/s counts the matrix products "
         "(2mnk for an m-by-k times k-by-n product): forward, weight gradients, hidden-layer "
-        f"gradients, {flops / 1e9:.2f} GFLOP per epoch. 'float32 matmul' is ({matmul_n}, {matmul_n}) @ "
-        f"({matmul_n}, {matmul_n}), the machine's ceiling at this thread count; its time is "
+        f"gradients, {flops / 1e9:.2f} GFLOP per epoch. 'float32 matmul' is "
+        f"({matmul_n}, {matmul_n}) @ ({matmul_n}, {matmul_n}), the machine's ceiling at this thread count; its time is "
         "scaled to the epoch's GFLOP (the time of an epoch at the ceiling).",
         f"threads: BLAS threads for numpy (optlib.threads.blas_threads, {threads}) and "
         f"torch.set_num_threads({torch_threads}) for PyTorch, in this process.",
@@ -514,6 +514,75 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
     return Section(f"{title}: one epoch of MLP({sizes}) with Adam, batch {batch_size}, "
                    "on MNIST", rows, references=["torch"] if torch is not None else [],
                    notes=notes, ceiling="float32 matmul")
+
+
+def epoch_parts(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
+                n_rows: int | None = None, rounds: int = 5, data: Any = None,
+                pause: float = 0.05) -> Section:
+    """Where the one-thread epoch of :func:`mlp_epoch` spends its time, part by part.
+
+    Cumulative loops over the epoch's minibatches (those of ``fit``'s epoch 0,
+    seed 0), timed in the same rounds: drawing and gathering the minibatches;
+    then also ``loss_and_grad``; then also an optimizer step that updates
+    nothing; then also Adam's update; and ``optlib.train.fit`` itself. Each
+    part is the difference of two of them within a round. The products
+    alone (:func:`_products_alone`) split ``loss_and_grad`` into its matrix
+    products and the work around them.
+    """
+    import optlib
+    from optlib.data import minibatches
+    from optlib.nn import MLP
+    from optlib.threads import blas_threads
+
+    X, y = _mnist(data, n_rows)
+    sizes = list(sizes)
+
+    def loop(with_loss: bool, make_optimizer: Callable[[], Any] | None = None):
+        def run() -> None:
+            model = MLP(sizes, seed=0)
+            opt = make_optimizer() if make_optimizer is not None else None
+            for X_batch, y_batch in minibatches(X, y, batch_size, np.random.default_rng([0, 0])):
+                if with_loss:
+                    _, grads = model.loss_and_grad(X_batch, y_batch)
+                    if opt is not None:
+                        opt.step(model.params, grads)
+        return run
+
+    variants = {
+        "minibatches": loop(False),
+        "+ loss_and_grad": loop(True),
+        "+ step, update skipped": loop(True, _SkippedUpdate),
+        "+ Adam's update": loop(True, lambda: optlib.Adam(lr=1e-3)),
+        "fit": lambda: _fit_one_epoch(MLP(sizes, seed=0), optlib.Adam(lr=1e-3), X, y,
+                                      batch_size, 1),
+        "products": _products_alone(sizes, X, batch_size),
+    }
+    with blas_threads(1):
+        t = time_interleaved(variants, rounds=rounds, pause=pause)
+
+    def minus(a: str, *others: str) -> list[float]:
+        return [r - sum(o) for r, *o in zip(t[a], *(t[b] for b in others))]
+
+    parts = {
+        "draw and gather the minibatches": t["minibatches"],
+        "matrix products": t["products"],
+        "around the products (bias, activation, loss, checks)":
+            minus("+ loss_and_grad", "minibatches", "products"),
+        "optimizer step without its update (checks, bookkeeping)":
+            minus("+ step, update skipped", "+ loss_and_grad"),
+        "Adam's update (numpy arithmetic)": minus("+ Adam's update", "+ step, update skipped"),
+        "fit's own loop (schedule, history)": minus("fit", "+ Adam's update"),
+        "fit, one epoch": t["fit"],
+    }
+    rows = [Row(label, "1", seconds) for label, seconds in parts.items()]
+    notes = [f"{len(X):,} examples in batches of {batch_size}, one BLAS thread. Each part but the "
+             "products is the difference of two cumulative loops timed in the same round (a "
+             "loop that only gathers the minibatches; one that also runs loss_and_grad; one "
+             "that also steps an optimizer whose update does nothing; one with Adam; fit "
+             "itself); the products are timed alone, on consecutive rows. The parts add up to "
+             "the epoch, up to the noise of the differences."]
+    return Section(f"Epoch parts: one epoch of MLP({sizes}) with Adam, batch {batch_size}, "
+                   "at one thread", rows, references=["fit, one epoch"], notes=notes)
 
 
 def lr_sweep(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
@@ -790,8 +859,8 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
     ----------
     sizes : dict, optional
         Keys of :data:`FULL` (the default); :data:`QUICK` for a short run.
-    only : sequence of {"step", "small", "mlp", "threads", "sweep", "trajectories"}, optional
-        Which benchmarks (default: all).
+    only : sequence of str, optional
+        Which benchmarks, names of :data:`BENCHMARKS` (default: all).
     out : callable
         Receives each block of text (default: ``print``).
     """
@@ -812,7 +881,7 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
         emit(model_step(steps=s["small_steps"], rounds=s["rounds"], fused=fused,
                         torch_variants=torch_variants))
     data = None
-    if "mlp" in only or "threads" in only or "sweep" in only:
+    if any(name in only for name in ("mlp", "parts", "threads", "sweep")):
         try:
             data = _mnist(None, s["mlp_rows"])
         except (OSError, ValueError) as err:   # no copy, no network, a corrupt file
@@ -827,6 +896,8 @@ def run_all(sizes: dict[str, Any] | None = None, only: Sequence[str] | None = No
                        torch_variants=torch_variants, data=data, threads=cores,
                        torch_threads=_torch_default_threads(), skipped=False, products=False,
                        title="Training, every core"))
+    if "parts" in only and data is not None:
+        emit(epoch_parts(rounds=s["mlp_rounds"], data=data))
     if "threads" in only and data is not None:
         emit(blas_thread_sweep(rounds=s["sweep_rounds"], data=data))
     if "sweep" in only and data is not None:

@@ -267,6 +267,37 @@ def test_the_one_thread_epoch_shows_the_budget_left_beside_the_products():
     assert f"the numpy Adam update adds {1e3 * adam:.0f} ms" in note
 
 
+def test_epoch_parts_add_up_to_the_epoch_round_by_round(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 300)
+    # fixed times per loop, so that the differences are known exactly
+    fake = {"minibatches": 1.0, "+ loss_and_grad": 5.0, "+ step, update skipped": 6.5,
+            "+ Adam's update": 9.0, "fit": 9.25, "products": 2.5}
+    seen = {}
+
+    def fake_timing(variants, rounds, pause):
+        for fn in variants.values():
+            fn()                                   # every loop runs on the tiny data
+        seen.update(variants)
+        return {name: [fake[name] + r for r in range(rounds)] if name == "fit" else
+                [fake[name]] * rounds for name in variants}
+
+    monkeypatch.setattr(suites, "time_interleaved", fake_timing)
+    section = bench.epoch_parts(sizes=(20, 16, 3), batch_size=64, rounds=3, data=(X, y))
+    assert set(seen) == set(fake)
+    parts = {row.label: row.seconds for row in section.rows}
+    assert parts["draw and gather the minibatches"] == [1.0] * 3
+    assert parts["matrix products"] == [2.5] * 3
+    assert parts["around the products (bias, activation, loss, checks)"] == [1.5] * 3
+    assert parts["optimizer step without its update (checks, bookkeeping)"] == [1.5] * 3
+    assert parts["Adam's update (numpy arithmetic)"] == [2.5] * 3
+    assert parts["fit's own loop (schedule, history)"] == [0.25, 1.25, 2.25]
+    total = parts.pop("fit, one epoch")
+    assert [sum(p) for p in zip(*parts.values())] == total
+    assert section.references == ["fit, one epoch"] and "parts" in bench.BENCHMARKS
+
+
 def test_lr_sweep_runs_one_after_another_and_on_workers_with_the_same_losses():
     rng = np.random.default_rng(0)
     X = rng.random((256, 20), dtype=np.float32)
