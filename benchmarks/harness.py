@@ -189,14 +189,15 @@ def render(section: Section) -> str:
     ceiling = None
     if section.ceiling and section.has(section.ceiling):
         ceiling = section.row(section.ceiling)
-    header = ["", "threads", "median ms", "rate"]
+    rated = any(row.rate is not None for row in section.rows)   # else no rate column
+    header = ["", "threads", "median ms"] + (["rate"] if rated else [])
     header += [f"% of {ceiling.label}"] if ceiling is not None else []
     header += [f"/ {r}" for r in refs]
     lines = []
     for row in section.rows:
         rate = row.rate
-        cells = [row.label, row.threads, _fmt_ms(row.median),
-                 "" if rate is None else f"{rate:.3g} {row.unit}"]
+        cells = [row.label, row.threads, _fmt_ms(row.median)]
+        cells += ["" if rate is None else f"{rate:.3g} {row.unit}"] if rated else []
         if ceiling is not None:
             cells.append("" if rate is None else f"{100 * rate / ceiling.rate:.0f}%")
         for ref in refs:

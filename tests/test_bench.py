@@ -91,6 +91,14 @@ def test_render_shows_times_rates_ceiling_and_ratios():
     assert lines[-1] == "  a note"
 
 
+def test_a_table_without_rates_has_no_rate_column():
+    section = Section("Parts", [Row("a", "1", [0.002]), Row("all", "1", [0.004])],
+                      references=["all"])
+    lines = render(section).splitlines()
+    assert lines[1].split() == ["threads", "median", "ms", "/", "all"]
+    assert lines[3].split() == ["a", "1", "2", "0.5"]
+
+
 def test_a_scaled_row_is_compared_after_scaling():
     s = Section("S", [Row("sample", "1", [1.0, 1.0], scale=10.0), Row("all", "1", [2.0, 2.0])])
     assert s.row("sample").median == 10.0
