@@ -15,6 +15,9 @@ Each function returns a :class:`~benchmarks.harness.Section` (a table):
     the same model, loss, initial weights, batches and optimizer in PyTorch,
     and the GFLOP/s of both against a large matrix product (run on one
     thread, and on every core against PyTorch at its default thread count);
+:func:`epoch_parts`
+    where the one-thread epoch's time goes: minibatches, matrix products,
+    the work around them, the optimizer step's checks and Adam's update;
 :func:`blas_thread_sweep`
     the same epoch of optlib with one BLAS thread and with every core;
 :func:`lr_sweep`
@@ -44,7 +47,7 @@ from optlib.optimizers import Optimizer
 from optlib.threads import available_cores
 
 __all__ = [
-    "optimizer_step", "model_step", "mlp_epoch", "blas_thread_sweep", "lr_sweep",
+    "optimizer_step", "model_step", "mlp_epoch", "epoch_parts", "blas_thread_sweep", "lr_sweep",
     "trajectories", "run_all", "BENCHMARKS", "OPTIMIZERS", "TARGETS", "FULL", "QUICK",
 ]
 
@@ -214,11 +217,12 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
                 opt_checked.step()
             label = f"torch fused + norm check {threads}t"
             variants[label], labels[label] = on_threads(threads, checked_step), str(threads)
-        # the cheapest pass that reads every gradient once: the least any check
-        # made before the update can cost
-        read_label = f"torch read pass {threads}t"
-        variants[read_label] = on_threads(threads, lambda: [torch.amax(g) for g in t_grads])
-        labels[read_label] = str(threads)
+            # one read of every gradient as PyTorch makes it (the largest element of
+            # each): about what any check made before the update adds to the step
+            read_label = f"torch read pass {threads}t"
+            variants[read_label] = on_threads(threads,
+                                              lambda: [torch.amax(g) for g in t_grads])
+            labels[read_label] = str(threads)
 
     # the machine's memory bandwidth, measured in the same rounds: copies of n_params float32
     src = np.concatenate(list(grads.values()))
@@ -262,11 +266,11 @@ def optimizer_step(name: str = "Adam", n_params: int = 10_000_000, n_arrays: int
     fused_ref = f"torch fused {threads}t"
     if torch is not None and fused_ref in variants:
         # a check that reads the gradient before the update costs about one read pass
-        bound = 1 + paired_ratio(times[f"torch read pass {threads}t"], times[fused_ref])
+        estimate = 1 + paired_ratio(times[f"torch read pass {threads}t"], times[fused_ref])
         notes.append(
             f"A finiteness check made before the update reads the gradient once more, so a "
             f"checked step costs about the fused step plus one read pass: "
-            f"({fused_ref} + torch read pass {threads}t) / {fused_ref} = {bound:.3g} here, "
+            f"({fused_ref} + torch read pass {threads}t) / {fused_ref} = {estimate:.3g} here, "
             f"against the {words + 1}/{words} = {(words + 1) / words:.3g} that counting words "
             "assumes (reading alone does not stream as fast per word as the update does).")
     refs = [r for r in ("naive numpy", "torch foreach 1t", fused_ref) if r in variants]
@@ -348,6 +352,11 @@ def _mnist(data: Any, n_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
     if n_rows is not None:
         X, y = X[:n_rows], y[:n_rows]
     return np.ascontiguousarray(X, dtype=np.float32), np.asarray(y)
+
+
+def _median_difference(a: Sequence[float], b: Sequence[float]) -> float:
+    """Median over rounds of ``a[r] - b[r]``: the time one variant adds to another."""
+    return statistics.median(x - y for x, y in zip(a, b))
 
 
 def _products_alone(sizes: Sequence[int], X: np.ndarray, batch_size: int) -> Callable[[], None]:
@@ -482,8 +491,9 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
         f"{len(X):,} examples in batches of {batch_size}; GFLOP/s counts the matrix products "
         "(2mnk for an m-by-k times k-by-n product): forward, weight gradients, hidden-layer "
         f"gradients, {flops / 1e9:.2f} GFLOP per epoch. 'float32 matmul' is "
-        f"({matmul_n}, {matmul_n}) @ ({matmul_n}, {matmul_n}), the machine's ceiling at this thread count; its time is "
-        "scaled to the epoch's GFLOP (the time of an epoch at the ceiling).",
+        f"({matmul_n}, {matmul_n}) @ ({matmul_n}, {matmul_n}), the machine's ceiling at this "
+        "thread count; its time is scaled to the epoch's GFLOP (the time of an epoch at the "
+        "ceiling).",
         f"threads: BLAS threads for numpy (optlib.threads.blas_threads, {threads}) and "
         f"torch.set_num_threads({torch_threads}) for PyTorch, in this process.",
     ]
@@ -501,14 +511,16 @@ def mlp_epoch(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
         # at half the ceiling the epoch may take twice the ceiling's time
         budget = 2 * statistics.median(times["float32 matmul"]) * flops / (2.0 * matmul_n**3)
         alone = statistics.median(times["matrix products alone"])
-        skipped_time = statistics.median(times["optlib, update skipped"])
-        adam = statistics.median(times["optlib"]) - skipped_time
+        beside = _median_difference(times["optlib, update skipped"],
+                                    times["matrix products alone"])
+        adam = _median_difference(times["optlib"], times["optlib, update skipped"])
         notes.append(
             f"At 50% of the ceiling the epoch may take {1e3 * budget:.0f} ms; the products "
             f"alone take {1e3 * alone:.0f} of them, which leaves {1e3 * (budget - alone):.0f} ms "
-            f"for everything else, where the epoch with the update skipped already spends "
-            f"{1e3 * (skipped_time - alone):.0f} ms besides its products, and the numpy Adam "
-            f"update adds {1e3 * adam:.0f} ms (optlib - optlib, update skipped).")
+            f"for everything else. The epoch with the update skipped spends about "
+            f"{1e3 * beside:.0f} ms besides the products (if they cost there what they cost "
+            f"alone), and the numpy Adam update adds {1e3 * adam:.0f} ms (optlib - optlib, "
+            "update skipped; medians of the differences within a round).")
     notes.append("final minibatch loss: " + ", ".join(
         f"{k} {v:.4f}" for k, v in final_loss.items() if k != "optlib, update skipped"))
     return Section(f"{title}: one epoch of MLP({sizes}) with Adam, batch {batch_size}, "
@@ -539,7 +551,7 @@ def epoch_parts(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
 
     def loop(with_loss: bool, make_optimizer: Callable[[], Any] | None = None):
         def run() -> None:
-            model = MLP(sizes, seed=0)
+            model = MLP(sizes, seed=0) if with_loss else None
             opt = make_optimizer() if make_optimizer is not None else None
             for X_batch, y_batch in minibatches(X, y, batch_size, np.random.default_rng([0, 0])):
                 if with_loss:
@@ -560,7 +572,7 @@ def epoch_parts(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
     with blas_threads(1):
         t = time_interleaved(variants, rounds=rounds, pause=pause)
 
-    def minus(a: str, *others: str) -> list[float]:
+    def minus(a: str, *others: str) -> list[float]:       # per round
         return [r - sum(o) for r, *o in zip(t[a], *(t[b] for b in others))]
 
     parts = {
@@ -571,16 +583,18 @@ def epoch_parts(sizes: Sequence[int] = (784, 100, 10), batch_size: int = 128,
         "optimizer step without its update (checks, bookkeeping)":
             minus("+ step, update skipped", "+ loss_and_grad"),
         "Adam's update (numpy arithmetic)": minus("+ Adam's update", "+ step, update skipped"),
-        "fit's own loop (schedule, history)": minus("fit", "+ Adam's update"),
+        "fit's own work (setup, schedule, history)": minus("fit", "+ Adam's update"),
         "fit, one epoch": t["fit"],
     }
     rows = [Row(label, "1", seconds) for label, seconds in parts.items()]
-    notes = [f"{len(X):,} examples in batches of {batch_size}, one BLAS thread. Each part but the "
-             "products is the difference of two cumulative loops timed in the same round (a "
-             "loop that only gathers the minibatches; one that also runs loss_and_grad; one "
-             "that also steps an optimizer whose update does nothing; one with Adam; fit "
-             "itself); the products are timed alone, on consecutive rows. The parts add up to "
-             "the epoch, up to the noise of the differences."]
+    notes = [f"{len(X):,} examples in batches of {batch_size}, one BLAS thread. The first part "
+             "is a loop that only draws and gathers the minibatches; the products are timed "
+             "alone, on consecutive rows; every other part is the difference, within a round, "
+             "of two loops over the same minibatches, one doing a little more (also "
+             "loss_and_grad; also a step whose update does nothing; also Adam's update; fit "
+             "itself). The parts add up to the epoch up to the noise of the differences, and "
+             "'around the products' also holds whatever the products cost more inside the "
+             "epoch than alone."]
     return Section(f"Epoch parts: one epoch of MLP({sizes}) with Adam, batch {batch_size}, "
                    "at one thread", rows, references=["fit, one epoch"], notes=notes)
 
