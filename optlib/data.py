@@ -1053,7 +1053,7 @@ def wilson_separable(
     n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 0)
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < 1:
         raise ValueError(f"p must be a number in (0, 1), got {p!r}")
-    n = int(n_train) + int(n_test)
+    n = n_train + n_test
     y = np.where(np.random.default_rng(seed).random(n) < p, 1.0, -1.0)
     X = np.zeros((n, 3 + 5 * n))
     X[:, 0] = y

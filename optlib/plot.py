@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from optlib._checks import check_int
+
 __all__ = [
     "PALETTE", "TEXT_WIDTH", "DPI", "BOOK_STYLE", "use_book_style", "subplots",
     "color_for", "contour", "loss_curves", "schedule_plot", "animate", "animation_html",
@@ -176,8 +178,7 @@ def subplots(nrows: int = 1, ncols: int = 1, *, height: float | None = None,
     (Figure, Axes or array of Axes)
     """
     for name, value in (("nrows", nrows), ("ncols", ncols)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(name, value, 1)
     if "figsize" in kwargs:
         raise ValueError("subplots sizes the figure to the text column; pass height= "
                          "instead of figsize=")
@@ -501,10 +502,9 @@ def schedule_plot(schedules: Mapping[str, Callable[[np.ndarray], Any]] | Callabl
     -------
     matplotlib Axes
     """
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = check_int("steps", steps, 1)
     items = list(schedules.items()) if isinstance(schedules, Mapping) else [(None, schedules)]
-    k = np.arange(int(steps))
+    k = np.arange(steps)
     curves = []
     for name, schedule in items:
         if not callable(schedule):
@@ -593,9 +593,7 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
         The animation has an extra attribute ``frame_steps``: the step index
         :math:`k` shown in each frame.
     """
-    if isinstance(max_frames, bool) or not isinstance(max_frames, numbers.Integral) \
-            or max_frames < 1:
-        raise ValueError(f"max_frames must be an integer >= 1, got {max_frames!r}")
+    max_frames = check_int("max_frames", max_frames, 1)
     groups = _trajectory_groups(trajectories, labels)
     if not groups:
         raise ValueError("trajectories is empty: pass at least one array of shape "
@@ -636,7 +634,7 @@ def animate(surface: Any, trajectories: Any, labels: Sequence[str] | None = None
                                     label="_nolegend_" if label is None else str(label))
         artists.append((path, lines, head, curve, values))
     _legend(ax)
-    frame_steps = _frame_steps(max(len(a[0]) for a in artists), int(max_frames))
+    frame_steps = _frame_steps(max(len(a[0]) for a in artists), max_frames)
     if loss_ax is not None:
         finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for *_, v in artists])
         loss_ax.set_yscale("log")

@@ -68,6 +68,8 @@ from typing import Any
 
 import numpy as np
 
+from optlib._checks import check_int
+
 __all__ = [
     "gd_rate", "optimal_gd",
     "heavy_ball_matrix", "heavy_ball_eigenvalues", "heavy_ball_radius",
@@ -524,8 +526,7 @@ def measured_rate(errors: Any, window: int = 1, floor: float = 1e-100) -> Any:
         :math:`\hat\rho`; ``inf`` for a run with a non-finite error (it
         diverged), 0 for a run whose error became exactly 0.
     """
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    window = check_int("window", window, 1)
     arr = np.abs(np.asarray(errors, dtype=np.float64))
     if arr.ndim == 0 or len(arr) < 2 * window + 1:
         raise ValueError(f"errors must have at least 2 * window + 1 = {2 * window + 1} rows "

@@ -39,6 +39,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from optlib._checks import check_int
 from optlib.optimizers import DivergenceError
 
 __all__ = [
@@ -159,8 +160,7 @@ class Surface:
 
     def grid(self, n: int = 201) -> tuple[Array, Array, Array]:
         """``(X, Y, Z)`` on an ``n`` by ``n`` grid over the plotting window."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-            raise ValueError(f"n must be an integer >= 2, got {n!r}")
+        n = check_int("n", n, 2)
         X, Y = np.meshgrid(np.linspace(*self.xlim, n), np.linspace(*self.ylim, n))
         return X, Y, self.value_fn(X, Y)
 
@@ -480,16 +480,15 @@ def trajectory(surface: Surface, optimizer: Any, x0: Any, steps: int) -> Array:
             f"optimizer must have a step(params, grads) method (an optlib optimizer), "
             f"got {type(optimizer).__name__}"
         )
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    steps = check_int("steps", steps, 0)
     xy = _as_points(x0, "x0").astype(np.float64, copy=True)
     if xy.ndim > 2:
         raise ValueError(f"x0 must have shape (2,) or (n, 2), got shape {xy.shape}")
-    path = np.empty((int(steps) + 1,) + xy.shape, dtype=np.float64)
+    path = np.empty((steps + 1,) + xy.shape, dtype=np.float64)
     path[0] = xy
     # A loop over time steps (each one a whole-array update of every row).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for k in range(1, int(steps) + 1):
+        for k in range(1, steps + 1):
             try:
                 optimizer.step(xy, surface.grad(xy))
             except DivergenceError as err:
